@@ -1,0 +1,54 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { registerJsonBodyParser } from './common/json-body-parser.js';
+import { AppModule } from './app.module.js';
+import { OpenAiErrorFilter } from './common/openai-error.filter.js';
+import { PinoNestLogger } from './common/logger.js';
+import type { AppConfig } from './config/app-config.js';
+import { VERSION } from './health/health.service.js';
+
+/** Builds the whole application (not yet listening); shared by main.ts and the tests. */
+export async function createApp(
+  config: AppConfig,
+  databaseUrl: string,
+  logger: Logger,
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.maxBodyBytes,
+    // Keys such as "__proto__" in a request are plain data: JSON.parse never touches prototypes.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, databaseUrl), adapter, {
+    bodyParser: false,
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  registerJsonBodyParser(fastify);
+  // Errors raised by Fastify before Nest routes the request (body parsing) get the same shape.
+  const filter = new OpenAiErrorFilter();
+  fastify.setErrorHandler((error, request, reply) => {
+    filter.catch(error, {
+      switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
+    } as never);
+  });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('infq')
+      .setDescription('An OpenAI-compatible inference queue proxy. See API.md for the contract.')
+      .setVersion(VERSION)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Tenant key: inf_…' }, 'bearer')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Tenant key: inf_…' }, 'x-api-key')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

@@ -1,0 +1,86 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from './app-error.js';
+import { ErrorCode } from './error-code.js';
+
+/** Renders every error, from any layer, in OpenAI's error shape. */
+@Catch()
+export class OpenAiErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const error = toAppError(exception, request);
+    if (error.status >= 500 && error.code === ErrorCode.InternalError) {
+      this.logger.error({ err: exception, requestId: request.id }, 'unhandled error');
+    }
+    sendAppError(reply, error);
+  }
+}
+
+/** Writes `error` to `reply`, or ends an already started event stream with an error event. */
+export function sendAppError(reply: FastifyReply, error: AppError): void {
+  if (reply.raw.headersSent) {
+    if (!reply.raw.writableEnded) {
+      reply.raw.end(`data: ${JSON.stringify(error.toBody())}\n\n`);
+    }
+    return;
+  }
+  if (error.retryAfterS !== undefined) {
+    void reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterS))));
+  }
+  for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
+  void reply.status(error.status).type('application/json; charset=utf-8').send(error.toBody());
+}
+
+/** Maps anything thrown (AppError, Nest HTTP exceptions, Fastify's parser errors) to an AppError. */
+export function toAppError(exception: unknown, request?: FastifyRequest): AppError {
+  if (exception instanceof AppError) return exception;
+  const fastifyCode = (exception as { code?: unknown } | null)?.code;
+  switch (fastifyCode) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError(
+        ErrorCode.UnsupportedMediaType,
+        `Content-Type ${request?.headers['content-type'] ?? '(none)'} is not supported; send application/json`,
+      );
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError(ErrorCode.RequestTooLarge, 'Request body is too large');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError(ErrorCode.InvalidJson, 'Request body is empty; send a JSON object');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError(ErrorCode.InvalidJson, 'Request body is not valid JSON');
+  }
+  if (exception instanceof SyntaxError || fastifyCode === 'FST_ERR_CTP_INVALID_JSON') {
+    return new AppError(ErrorCode.InvalidJson, 'Request body is not valid JSON');
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    switch (status) {
+      case 404:
+        return new AppError(
+          ErrorCode.RouteNotFound,
+          request ? `No route for ${request.method} ${request.url.split('?')[0]}` : 'Not found',
+        );
+      case 400:
+        return new AppError(ErrorCode.InvalidValue, exception.message);
+      case 401:
+        return new AppError(ErrorCode.Unauthorized, exception.message);
+      case 413:
+        return new AppError(ErrorCode.RequestTooLarge, 'Request body is too large');
+      case 415:
+        return new AppError(ErrorCode.UnsupportedMediaType, exception.message);
+    }
+  }
+  const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const message = exception instanceof Error ? exception.message : 'Bad request';
+    return new AppError(ErrorCode.InvalidValue, message, { status: statusCode === 413 ? 413 : 400 });
+  }
+  return new AppError(
+    ErrorCode.InternalError,
+    `Internal error${request ? ` (request ${request.id})` : ''}`,
+  );
+}

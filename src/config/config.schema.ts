@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^https?:\/\/[^/\s]+/.test(value), 'must be an http(s) URL');
+
+/**
+ * Every environment variable infq reads, with its default and validation.
+ * `API.md`'s configuration table mirrors this schema.
+ */
+export const envSchema = z.object({
+  /** Listen port. */
+  PORT: integer(0, 65535).default(8080),
+  /** Listen address. */
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  /** PostgreSQL for tenants, keys, limits and usage; unset starts an embedded PostgreSQL. */
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL')
+      .optional(),
+  ),
+  /** Where embedded data lives. */
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  /** Redis for the queue and the limits; unset keeps both in PostgreSQL. */
+  REDIS_URL: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// URL')
+      .optional(),
+  ),
+  /** Key prefix for everything infq stores in Redis (lets several deployments share one Redis). */
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only')
+    .default('infq'),
+  /** Inference Bus nodes: comma-separated base URLs, each optionally `=STAKE`. */
+  BUS_NODES: z.string().default(''),
+  /** Bearer key sent to bus nodes. */
+  BUS_API_KEY: optionalString,
+  /** Pistachio's OpenAI-compatible base URL. */
+  PISTACHIO_URL: optionalString.pipe(httpUrl.optional()),
+  /** Bearer key sent to Pistachio. */
+  PISTACHIO_API_KEY: optionalString,
+  /** First retry delay; doubles for each retry. */
+  RETRY_BASE_MS: integer(1).default(10_000),
+  /** Longest retry delay, also the cap for a backend's Retry-After. */
+  RETRY_MAX_MS: integer(1).default(300_000),
+  /** Retries before a job is dead. */
+  MAX_RETRIES: integer(0, 10_000).default(50),
+  /** Time allowed for one backend attempt. */
+  UPSTREAM_TIMEOUT_MS: integer(1).default(120_000),
+  /** Requests per minute for tenants created without their own limit. */
+  DEFAULT_RPM: integer(1).default(20),
+  /** Tokens per UTC day for tenants created without their own limit. */
+  DEFAULT_TOKENS_PER_DAY: integer(1).default(100_000),
+  /** Concurrent jobs for tenants created without their own limit. */
+  DEFAULT_MAX_CONCURRENT: integer(1).default(2),
+  /** How long complete and cancelled jobs stay readable. */
+  RESULT_TTL_S: integer(1).default(86_400),
+  /** How long dead jobs stay readable and requeueable. */
+  DEAD_TTL_S: integer(1).default(604_800),
+  /** Largest accepted request body. */
+  MAX_BODY_BYTES: integer(1024).default(1_048_576),
+  /** Longest a wait-mode request is held. */
+  SYNC_WAIT_MAX_S: integer(1).default(600),
+  /** Bearer token for the admin API. */
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Which roles this process runs. */
+  MODE: z.enum(['api', 'worker', 'all']).default('all'),
+  /** Backend calls in flight per worker process. */
+  WORKER_CONCURRENCY: integer(1, 10_000).default(64),
+  /** Log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,18 @@
+import type { DataSourceOptions } from 'typeorm';
+import { ApiKey } from '../tenants/api-key.entity.js';
+import { Tenant } from '../tenants/tenant.entity.js';
+import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
+
+/** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
+export function buildDataSourceOptions(url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: [Tenant, ApiKey],
+    migrations: [InitialSchema1764100000000],
+    // One transaction per migration run, so a failed start leaves no half-applied schema.
+    migrationsTransactionMode: 'all',
+    synchronize: false,
+    extra: { max: 10, connectionTimeoutMillis: 5_000 },
+  };
+}

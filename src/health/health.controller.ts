@@ -1,0 +1,20 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { PublicAccess } from '../auth/access.decorator.js';
+import { HealthService, type HealthReport } from './health.service.js';
+
+@ApiTags('health')
+@PublicAccess()
+@Controller('health')
+export class HealthController {
+  constructor(private readonly health: HealthService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Liveness, queue counts and upstream state; no key needed' })
+  async get(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthReport> {
+    const report = await this.health.report();
+    if (report.status === 'down') void reply.status(503);
+    return report;
+  }
+}

@@ -1,0 +1,106 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { ChatCompletionsClient } from '../upstream/chat-completions.client.js';
+import { UpstreamFailureError } from '../upstream/upstream-failure.js';
+import {
+  CANCELLED_REASON,
+  INFERENCE_QUEUE,
+  type InferenceJobData,
+  type InferenceJobProgress,
+  type InferenceJobResult,
+} from './inference-queue.js';
+import { JobEventsService } from './job-events.service.js';
+import { decideRetry } from './retry-policy.js';
+
+/** A failed attempt that should be tried again after `delayMs`. */
+export class RetryableAttemptError extends Error {
+  override readonly name = 'RetryableAttemptError';
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
+// A cancel request can overtake the job's start on another instance; remember it this long.
+const CANCEL_MEMORY_MS = 60_000;
+
+@Processor(INFERENCE_QUEUE, {
+  settings: {
+    // The delay was decided by retry-policy.ts when the attempt failed.
+    backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+      error instanceof RetryableAttemptError ? error.delayMs : Math.min(1000 * 2 ** attemptsMade, 60_000),
+  },
+  // A worker that dies loses its lock after 15 s; live workers look for such jobs every 5 s.
+  lockDuration: 15_000,
+  stalledInterval: 5_000,
+  // Jobs stalled by crashed workers go back to the queue; only a job that keeps killing them dies.
+  maxStalledCount: 20,
+})
+export class InferenceProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(InferenceProcessor.name);
+  private readonly recentlyCancelled = new Map<string, number>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly upstream: ChatCompletionsClient,
+    private readonly events: JobEventsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker.concurrency = this.config.workerConcurrency;
+    this.worker.on('error', (error) => this.logger.warn(`worker: ${error.message}`));
+    this.unsubscribe = this.events.onCancelRequested((jobId) => this.cancel(jobId));
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  async process(
+    job: Job<InferenceJobData, InferenceJobResult>,
+    _token?: string,
+    signal?: AbortSignal,
+  ): Promise<InferenceJobResult> {
+    if (this.isCancelled(job)) throw new UnrecoverableError(CANCELLED_REASON);
+    const abort = signal ?? new AbortController().signal;
+    try {
+      const answer = await this.upstream.complete(job.data.request, job.data.model, abort);
+      if (this.isCancelled(job)) throw new UnrecoverableError(CANCELLED_REASON);
+      return answer;
+    } catch (error) {
+      if (this.isCancelled(job)) throw new UnrecoverableError(CANCELLED_REASON);
+      if (!(error instanceof UpstreamFailureError)) throw error;
+      const { failure } = error;
+      const decision = decideRetry(failure, job.attemptsMade, this.config.retry);
+      const progress: InferenceJobProgress = {
+        lastError: { status: failure.kind === 'http' ? failure.status : null, message: error.message },
+        ...(decision.retry && { nextRetryAt: Date.now() + decision.delayMs }),
+      };
+      await job.updateProgress(progress as object);
+      if (!decision.retry) throw new UnrecoverableError(error.message);
+      throw new RetryableAttemptError(error.message, decision.delayMs);
+    }
+  }
+
+  private cancel(jobId: string): void {
+    const now = Date.now();
+    this.recentlyCancelled.set(jobId, now);
+    for (const [id, at] of this.recentlyCancelled) {
+      if (now - at < CANCEL_MEMORY_MS) break;
+      this.recentlyCancelled.delete(id);
+    }
+    this.worker.cancelJob(jobId, CANCELLED_REASON);
+  }
+
+  private isCancelled(job: Job<InferenceJobData>): boolean {
+    return job.data.cancelRequestedAt !== undefined || this.recentlyCancelled.has(job.id!);
+  }
+}

@@ -1,0 +1,173 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Job, Queue } from 'bullmq';
+import { AppError } from '../common/app-error.js';
+import { ErrorCode } from '../common/error-code.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import {
+  CANCELLED_REASON,
+  FINAL_STATUSES,
+  INFERENCE_QUEUE,
+  type InferenceJobData,
+  type InferenceJobResult,
+} from './inference-queue.js';
+import { JobEventsService } from './job-events.service.js';
+import { toJobSnapshot, type JobSnapshot } from './job-view.mapper.js';
+
+type InferenceJob = Job<InferenceJobData, InferenceJobResult>;
+
+const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// How long a cancel waits for a running attempt to stop before answering.
+const CANCEL_SETTLE_MS = 2_000;
+
+export interface DeadLetterQuery {
+  tenantId?: string;
+  model?: string;
+  limit: number;
+  cursor: number;
+}
+
+export interface DeadLetter {
+  snapshot: JobSnapshot;
+  tenantId: string;
+  request: string;
+  failedAt: number | null;
+}
+
+export interface QueueCounts {
+  queued: number;
+  processing: number;
+  retrying: number;
+  complete: number;
+  dead: number;
+}
+
+/** Reads, cancels and administers jobs; the producer alone adds them. */
+@Injectable()
+export class JobsService {
+  constructor(
+    @InjectQueue(INFERENCE_QUEUE) private readonly queue: Queue<InferenceJobData, InferenceJobResult>,
+    private readonly events: JobEventsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The job as its tenant sees it; 404 for unknown, foreign, malformed or expired ids. */
+  async get(tenantId: string, jobId: string): Promise<JobSnapshot> {
+    const found = await this.load(jobId);
+    if (!found || found.job.data.tenantId !== tenantId) throw jobNotFound(jobId);
+    return found.snapshot;
+  }
+
+  /**
+   * Cancels a queued or running job. A running attempt is aborted on whichever instance runs it;
+   * if it finished first, the cancel is refused as for any complete job.
+   */
+  async cancel(tenantId: string, jobId: string): Promise<JobSnapshot> {
+    const found = await this.load(jobId);
+    if (!found || found.job.data.tenantId !== tenantId) throw jobNotFound(jobId);
+    const { job, snapshot } = found;
+    if (snapshot.view.status === 'cancelled') return snapshot;
+    if (FINAL_STATUSES.has(snapshot.view.status)) throw notCancellable(snapshot);
+    // Recorded on the job first, so no instance starts or retries it from now on.
+    await job.updateData({ ...job.data, cancelRequestedAt: Date.now() });
+    await this.events.requestCancel(jobId);
+    const state = await job.getState();
+    if (state === 'delayed') await job.promote().catch(() => undefined);
+    if (state === 'active') await this.settle(jobId);
+    const after = await this.load(jobId);
+    if (!after) throw jobNotFound(jobId);
+    if (after.snapshot.view.status !== 'cancelled') throw notCancellable(after.snapshot);
+    return after.snapshot;
+  }
+
+  async listDeadLetters(query: DeadLetterQuery): Promise<{ items: DeadLetter[]; nextCursor: number | null }> {
+    const items: DeadLetter[] = [];
+    const pageSize = 200;
+    let offset = query.cursor;
+    while (items.length < query.limit) {
+      const page = await this.queue.getFailed(offset, offset + pageSize - 1);
+      if (page.length === 0) return { items, nextCursor: null };
+      for (const [index, job] of page.entries()) {
+        if (!job || job.failedReason === CANCELLED_REASON) continue;
+        if (query.tenantId && job.data.tenantId !== query.tenantId) continue;
+        if (query.model && job.data.model !== query.model) continue;
+        const snapshot = toJobSnapshot(job, 'failed');
+        if (this.isExpired(snapshot)) continue;
+        items.push({ snapshot, tenantId: job.data.tenantId, request: job.data.request, failedAt: job.finishedOn ?? null });
+        if (items.length === query.limit) return { items, nextCursor: offset + index + 1 };
+      }
+      offset += page.length;
+    }
+    return { items, nextCursor: offset };
+  }
+
+  /** Puts a dead job back in the queue with its retry count reset. */
+  async requeueDead(jobId: string): Promise<JobSnapshot> {
+    const found = await this.load(jobId);
+    if (!found) throw jobNotFound(jobId);
+    if (found.snapshot.view.status !== 'dead') {
+      throw new AppError(ErrorCode.Conflict, `Job ${jobId} is ${found.snapshot.view.status}, not dead`);
+    }
+    await found.job.updateProgress({});
+    await found.job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return (await this.load(jobId))!.snapshot;
+  }
+
+  async delete(jobId: string): Promise<void> {
+    const found = await this.load(jobId);
+    if (!found) throw jobNotFound(jobId);
+    try {
+      await found.job.remove();
+    } catch (error) {
+      throw new AppError(ErrorCode.Conflict, `Job ${jobId} is running; cancel it first`, { cause: error });
+    }
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    return {
+      queued: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      processing: counts.active ?? 0,
+      retrying: counts.delayed ?? 0,
+      complete: counts.completed ?? 0,
+      dead: counts.failed ?? 0,
+    };
+  }
+
+  private async load(jobId: string): Promise<{ job: InferenceJob; snapshot: JobSnapshot } | null> {
+    if (!JOB_ID_PATTERN.test(jobId)) return null;
+    const job = (await this.queue.getJob(jobId)) as InferenceJob | undefined;
+    if (!job) return null;
+    const snapshot = toJobSnapshot(job, await job.getState());
+    return this.isExpired(snapshot) ? null : { job, snapshot };
+  }
+
+  private isExpired(snapshot: JobSnapshot): boolean {
+    if (snapshot.finishedAtMs === null) return false;
+    const ttlS =
+      snapshot.view.status === 'dead' ? this.config.retention.deadTtlS : this.config.retention.resultTtlS;
+    return Date.now() - snapshot.finishedAtMs > ttlS * 1000;
+  }
+
+  private settle(jobId: string): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve();
+      }, CANCEL_SETTLE_MS);
+      const unsubscribe = this.events.onFinished(jobId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+const jobNotFound = (jobId: string) => new AppError(ErrorCode.JobNotFound, `No job ${jobId}`);
+
+const notCancellable = (snapshot: JobSnapshot) =>
+  new AppError(
+    ErrorCode.JobNotCancellable,
+    `Job ${snapshot.view.id} is already ${snapshot.view.status} and cannot be cancelled`,
+  );

@@ -1,0 +1,49 @@
+import 'reflect-metadata';
+import { createApp } from './app.js';
+import { createLogger } from './common/logger.js';
+import { loadConfig } from './config/app-config.js';
+import { ConfigError } from './config/bus-nodes.js';
+import { readEnv } from './config/read-env.js';
+import { EmbeddedPostgres } from './database/embedded-postgres.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(readEnv());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const embedded = config.database.url
+    ? undefined
+    : await EmbeddedPostgres.start(config.database.dataDir, logger);
+  const app = await createApp(config, config.database.url ?? embedded!.url, logger).catch(
+    async (error: unknown) => {
+      await embedded?.stop();
+      throw error;
+    },
+  );
+  await app.listen({ port: config.http.port, host: config.http.host });
+  logger.info({ url: await app.getUrl(), mode: config.mode }, 'infq listening');
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await app.close().catch((error: Error) => logger.error({ err: error }, 'shutdown error'));
+    await embedded?.stop().catch((error: Error) => logger.error({ err: error }, 'embedded PostgreSQL stop error'));
+    process.exit(0);
+  };
+  process.on('SIGTERM', (signal) => void stop(signal));
+  process.on('SIGINT', (signal) => void stop(signal));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminAccess } from '../auth/access.decorator.js';
+import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
+import {
+  TenantCreateSchema,
+  TenantUpdateSchema,
+  type TenantCreateDto,
+  type TenantResponseDto,
+  type TenantUpdateDto,
+} from './dto/tenant.dto.js';
+import { toTenantResponse } from './tenants.mapper.js';
+import { TenantsService } from './tenants.service.js';
+
+@ApiTags('admin: tenants')
+@ApiBearerAuth('admin')
+@AdminAccess()
+@Controller('admin/api/tenants')
+export class TenantsAdminController {
+  constructor(private readonly tenants: TenantsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create a tenant (limits default to DEFAULT_*)' })
+  @ApiBody({
+    schema: openApiSchema(TenantCreateSchema),
+    examples: {
+      acme: { value: { name: 'acme', limits: { rpm: 60, tokens_per_day: 1000000, max_concurrent: 4 } } },
+    },
+  })
+  async create(
+    @Body(new ZodValidationPipe(TenantCreateSchema)) body: TenantCreateDto,
+  ): Promise<TenantResponseDto> {
+    return toTenantResponse(await this.tenants.create(body));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List tenants' })
+  async list(): Promise<{ object: 'list'; data: TenantResponseDto[] }> {
+    const tenants = await this.tenants.list();
+    return { object: 'list', data: tenants.map(toTenantResponse) };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One tenant' })
+  async get(@Param('id') id: string): Promise<TenantResponseDto> {
+    return toTenantResponse(await this.tenants.get(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: "Change a tenant's limits or status (applies within 1 s everywhere)" })
+  @ApiBody({
+    schema: openApiSchema(TenantUpdateSchema),
+    examples: { suspend: { value: { status: 'suspended' } }, limits: { value: { limits: { rpm: 3 } } } },
+  })
+  async update(
+    @Param('id') id: string,
+    @Body(new ZodValidationPipe(TenantUpdateSchema)) body: TenantUpdateDto,
+  ): Promise<TenantResponseDto> {
+    return toTenantResponse(await this.tenants.update(id, body));
+  }
+}

@@ -1,0 +1,149 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { errors } from 'undici';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { parseRetryAfter, UpstreamFailureError, type UpstreamFailure } from './upstream-failure.js';
+import type { UpstreamNode } from './upstream-node.js';
+import { UpstreamRegistry } from './upstream-registry.service.js';
+
+/** A backend's successful answer, kept as the exact text it sent. */
+export interface ChatCompletionAnswer {
+  node: string;
+  /** The backend's JSON, verbatim. */
+  body: string;
+  totalTokens: number;
+}
+
+// An error body is only for the message; never hold a huge one in memory.
+const MAX_ERROR_BODY_BYTES = 4096;
+
+/** Calls `POST /chat/completions` on a backend, failing over between nodes on connection errors. */
+@Injectable()
+export class ChatCompletionsClient {
+  constructor(
+    private readonly registry: UpstreamRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * One attempt. Nodes serving the model are tried in stake order; only a connection failure
+   * (no response) moves on to the next. Throws `UpstreamFailureError`, or the signal's reason
+   * when `signal` aborts.
+   */
+  async complete(requestBody: string, model: string, signal: AbortSignal): Promise<ChatCompletionAnswer> {
+    const route = this.registry.route(model);
+    if (route.nodes.length === 0) {
+      throw new UpstreamFailureError({
+        kind: 'no_upstream',
+        message: `no ${route.provider} node is configured for model ${model}`,
+      });
+    }
+    const body =
+      route.upstreamModel === model ? requestBody : replaceModel(requestBody, route.upstreamModel);
+    let lastFailure: UpstreamFailure | undefined;
+    for (const node of route.nodes) {
+      try {
+        return await this.post(node, body, signal);
+      } catch (error) {
+        if (!(error instanceof UpstreamFailureError)) throw error;
+        lastFailure = error.failure;
+        if (lastFailure.kind !== 'connection') break;
+      }
+    }
+    throw new UpstreamFailureError(lastFailure!);
+  }
+
+  private async post(node: UpstreamNode, body: string, signal: AbortSignal): Promise<ChatCompletionAnswer> {
+    const timeout = AbortSignal.timeout(this.config.upstream.timeoutMs);
+    const combined = AbortSignal.any([signal, timeout]);
+    try {
+      const response = await node.pool.request({
+        method: 'POST',
+        path: node.path('/chat/completions'),
+        headers: node.headers({ 'content-type': 'application/json', accept: 'application/json' }),
+        body,
+        signal: combined,
+      });
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        const text = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
+        throw new UpstreamFailureError({
+          kind: 'http',
+          node: node.url,
+          status: response.statusCode,
+          message: errorMessage(text, response.statusCode),
+          retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+        });
+      }
+      const text = await response.body.text();
+      return { node: node.url, body: text, totalTokens: validateCompletion(text, node.url) };
+    } catch (error) {
+      if (error instanceof UpstreamFailureError) throw error;
+      if (signal.aborted) throw signal.reason;
+      if (timeout.aborted) {
+        throw new UpstreamFailureError({
+          kind: 'timeout',
+          node: node.url,
+          message: `no answer within ${this.config.upstream.timeoutMs} ms`,
+        });
+      }
+      throw new UpstreamFailureError({ kind: 'connection', node: node.url, message: describeNetworkError(error) });
+    }
+  }
+}
+
+/** Checks the answer is a JSON object and returns its `usage.total_tokens` (0 when absent). */
+function validateCompletion(text: string, node: string): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UpstreamFailureError({ kind: 'invalid_response', node, message: 'body is not JSON' });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UpstreamFailureError({ kind: 'invalid_response', node, message: 'body is not a JSON object' });
+  }
+  const total = (parsed as { usage?: { total_tokens?: unknown } }).usage?.total_tokens;
+  return typeof total === 'number' && Number.isFinite(total) && total > 0 ? Math.floor(total) : 0;
+}
+
+function replaceModel(requestBody: string, model: string): string {
+  const parsed = JSON.parse(requestBody) as Record<string, unknown>;
+  return JSON.stringify({ ...parsed, model });
+}
+
+function errorMessage(text: string, status: number): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    const message =
+      typeof parsed.error === 'string'
+        ? parsed.error
+        : (parsed.error?.message ?? parsed.message);
+    if (typeof message === 'string' && message) return message.slice(0, 500);
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.trim().slice(0, 500) || `HTTP ${status}`;
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error instanceof errors.UndiciError || error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return [code ?? cause?.code, error.message || cause?.message].filter(Boolean).join(' ');
+  }
+  return String(error);
+}
