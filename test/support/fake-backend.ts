@@ -24,6 +24,8 @@ export interface FakeRequest {
   receivedAt: number;
   aborted: boolean;
   finished: boolean;
+  /** What the fake answered, byte for byte (JSON answers only). */
+  responseBody?: string;
 }
 
 export interface FakeBackendOptions {
@@ -170,15 +172,20 @@ export class FakeBackend extends EventEmitter {
     this.emit('request', record);
 
     if (record.method === 'GET' && record.path.endsWith('/models')) {
-      return json(response, 200, {
+      json(response, 200, {
         object: 'list',
         data: this.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
       });
+      return;
     }
     if (record.method !== 'POST' || !record.path.endsWith('/chat/completions')) {
-      return json(response, 404, { error: { message: 'not found', type: 'not_found_error' } });
+      json(response, 404, { error: { message: 'not found', type: 'not_found_error' } });
+      return;
     }
-    if (!body) return json(response, 400, { error: { message: 'invalid JSON', type: 'invalid_request_error' } });
+    if (!body) {
+      json(response, 400, { error: { message: 'invalid JSON', type: 'invalid_request_error' } });
+      return;
+    }
     const behaviour = this.pick(record.prompt, body.stream === true);
     await this.perform(behaviour, record, body, request, response);
   }
@@ -204,7 +211,7 @@ export class FakeBackend extends EventEmitter {
         await pause(behaviour.delayMs, response);
         const content = behaviour.content ?? `echo: ${record.prompt}`;
         const total = behaviour.totalTokens ?? 10 + content.length;
-        return json(response, 200, {
+        record.responseBody = json(response, 200, {
           id: `chatcmpl-fake-${record.id}`,
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
@@ -212,16 +219,18 @@ export class FakeBackend extends EventEmitter {
           choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
           usage: { prompt_tokens: 10, completion_tokens: total - 10, total_tokens: total },
         });
+        return;
       }
       case 'status': {
         await pause(behaviour.delayMs, response);
         const headers: Record<string, string> = behaviour.retryAfter ? { 'retry-after': behaviour.retryAfter } : {};
-        return json(
+        json(
           response,
           behaviour.status,
           { error: { message: behaviour.message ?? `fake status ${behaviour.status}`, type: 'fake_error' } },
           headers,
         );
+        return;
       }
       case 'hang':
         return; // the response stays open until the client aborts
@@ -268,11 +277,12 @@ export class FakeBackend extends EventEmitter {
   }
 }
 
-function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (response.destroyed) return;
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): string {
   const text = JSON.stringify(body);
+  if (response.destroyed) return text;
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   response.end(text);
+  return text;
 }
 
 function pause(ms: number | undefined, response: ServerResponse): Promise<void> {

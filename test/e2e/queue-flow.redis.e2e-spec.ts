@@ -1,0 +1,3 @@
+import { describeQueueFlow } from './queue-flow.suite.js';
+
+describeQueueFlow('redis');
