@@ -24,11 +24,15 @@ export async function createApp(
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, databaseUrl), adapter, {
-    bodyParser: false,
-    logger: new PinoNestLogger(logger),
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, databaseUrl),
+    adapter,
+    {
+      bodyParser: false,
+      logger: new PinoNestLogger(logger),
+      abortOnError: false,
+    },
+  );
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParser(fastify);
   // Errors raised by Fastify before Nest routes the request (body parsing) get the same shape.
@@ -45,7 +49,10 @@ export async function createApp(
       .setDescription('An OpenAI-compatible inference queue proxy. See API.md for the contract.')
       .setVersion(VERSION)
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Tenant key: inf_…' }, 'bearer')
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Tenant key: inf_…' }, 'x-api-key')
+      .addApiKey(
+        { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'Tenant key: inf_…' },
+        'x-api-key',
+      )
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
       .build(),
   );

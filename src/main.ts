@@ -36,7 +36,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await app.close().catch((error: Error) => logger.error({ err: error }, 'shutdown error'));
-    await embedded?.stop().catch((error: Error) => logger.error({ err: error }, 'embedded PostgreSQL stop error'));
+    await embedded
+      ?.stop()
+      .catch((error: Error) => logger.error({ err: error }, 'embedded PostgreSQL stop error'));
     process.exit(0);
   };
   process.on('SIGTERM', (signal) => void stop(signal));

@@ -31,7 +31,10 @@ export class AdminTokenStrategy extends PassportStrategy(Strategy, ADMIN_TOKEN_S
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     const presented = match?.[1] ?? (request.headers['x-api-key'] as string | undefined);
     if (!presented) {
-      throw new AppError(ErrorCode.Unauthorized, 'Admin API: send "Authorization: Bearer $ADMIN_TOKEN"');
+      throw new AppError(
+        ErrorCode.Unauthorized,
+        'Admin API: send "Authorization: Bearer $ADMIN_TOKEN"',
+      );
     }
     if (presented.startsWith(API_KEY_PREFIX)) {
       throw new AppError(ErrorCode.InvalidApiKey, 'Tenant API keys do not open the admin API');

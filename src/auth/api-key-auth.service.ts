@@ -106,7 +106,10 @@ export function presentedKey(headers: IncomingHttpHeaders): string {
   }
   const key = (bearer ?? headerKey)!;
   if (!API_KEY_PATTERN.test(key)) {
-    throw new AppError(ErrorCode.InvalidApiKey, 'Malformed API key: expected "inf_" and 32+ characters');
+    throw new AppError(
+      ErrorCode.InvalidApiKey,
+      'Malformed API key: expected "inf_" and 32+ characters',
+    );
   }
   return key;
 }

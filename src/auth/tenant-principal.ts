@@ -16,5 +16,5 @@ export interface TenantPrincipal {
 /** Injects the authenticated tenant into a controller method. */
 export const CurrentTenant = createParamDecorator(
   (_data: unknown, context: ExecutionContext): TenantPrincipal =>
-    (context.switchToHttp().getRequest<FastifyRequest & { user: TenantPrincipal }>()).user,
+    context.switchToHttp().getRequest<FastifyRequest & { user: TenantPrincipal }>().user,
 );

@@ -37,7 +37,9 @@ export class AppError extends Error {
 
   /** The JSON body of `API.md`'s error shape. */
   toBody(): OpenAiErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return {
+      error: { message: this.message, type: this.type, param: this.param, code: this.code },
+    };
   }
 }
 

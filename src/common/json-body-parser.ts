@@ -14,7 +14,10 @@ export function registerJsonBodyParser(fastify: FastifyInstance): void {
     (request, body: Buffer, done) => {
       (request as typeof request & { rawBody?: Buffer }).rawBody = body;
       if (body.length === 0) {
-        done(new AppError(ErrorCode.InvalidJson, 'Request body is empty; send a JSON object'), undefined);
+        done(
+          new AppError(ErrorCode.InvalidJson, 'Request body is empty; send a JSON object'),
+          undefined,
+        );
         return;
       }
       try {
@@ -22,7 +25,10 @@ export function registerJsonBodyParser(fastify: FastifyInstance): void {
         done(null, JSON.parse(body.toString('utf8')) as unknown);
       } catch (error) {
         done(
-          new AppError(ErrorCode.InvalidJson, `Request body is not valid JSON: ${(error as Error).message}`),
+          new AppError(
+            ErrorCode.InvalidJson,
+            `Request body is not valid JSON: ${(error as Error).message}`,
+          ),
           undefined,
         );
       }

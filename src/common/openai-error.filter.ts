@@ -1,4 +1,10 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 import { ErrorCode } from './error-code.js';
@@ -77,7 +83,9 @@ export function toAppError(exception: unknown, request?: FastifyRequest): AppErr
   const statusCode = (exception as { statusCode?: unknown } | null)?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     const message = exception instanceof Error ? exception.message : 'Bad request';
-    return new AppError(ErrorCode.InvalidValue, message, { status: statusCode === 413 ? 413 : 400 });
+    return new AppError(ErrorCode.InvalidValue, message, {
+      status: statusCode === 413 ? 413 : 400,
+    });
   }
   return new AppError(
     ErrorCode.InternalError,

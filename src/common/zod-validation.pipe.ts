@@ -12,7 +12,7 @@ export class ZodValidationPipe<T extends z.ZodType> implements PipeTransform<unk
   transform(value: unknown): z.infer<T> {
     const parsed = this.schema.safeParse(value ?? {});
     if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     const param = issue.path.join('.') || null;
     const missing = issue.code === 'invalid_type' && issue.input === undefined;
     const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : undefined;
@@ -26,7 +26,9 @@ export class ZodValidationPipe<T extends z.ZodType> implements PipeTransform<unk
   }
 }
 
-type SchemaObject = NonNullable<Extract<Parameters<typeof ApiBody>[0], { schema?: unknown }>['schema']>;
+type SchemaObject = NonNullable<
+  Extract<Parameters<typeof ApiBody>[0], { schema?: unknown }>['schema']
+>;
 
 /** The OpenAPI schema of a zod schema, for `@ApiBody`. */
 export const openApiSchema = (schema: z.ZodType): SchemaObject =>

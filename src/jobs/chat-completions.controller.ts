@@ -1,5 +1,12 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
@@ -26,7 +33,11 @@ export class ChatCompletionsController {
       hello: { value: { model: 'llama-3.3-70b', messages: [{ role: 'user', content: 'Hello' }] } },
     },
   })
-  @ApiHeader({ name: 'Prefer', required: false, description: '`wait`, `wait=N` or `respond-async`' })
+  @ApiHeader({
+    name: 'Prefer',
+    required: false,
+    description: '`wait`, `wait=N` or `respond-async`',
+  })
   @ApiResponse({
     status: 202,
     description: 'Queued',

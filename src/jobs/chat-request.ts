@@ -44,7 +44,11 @@ export function validateChatRequest(body: unknown): ChatRequestSummary {
   }
   for (const field of ['max_tokens', 'max_completion_tokens']) {
     const value = own(body, field);
-    if (value !== undefined && value !== null && !(Number.isSafeInteger(value) && (value as number) > 0)) {
+    if (
+      value !== undefined &&
+      value !== null &&
+      !(Number.isSafeInteger(value) && (value as number) > 0)
+    ) {
       throw invalid(field, 'must be a positive integer');
     }
   }

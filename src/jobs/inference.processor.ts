@@ -33,7 +33,9 @@ const CANCEL_MEMORY_MS = 60_000;
   settings: {
     // The delay was decided by retry-policy.ts when the attempt failed.
     backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-      error instanceof RetryableAttemptError ? error.delayMs : Math.min(1000 * 2 ** attemptsMade, 60_000),
+      error instanceof RetryableAttemptError
+        ? error.delayMs
+        : Math.min(1000 * 2 ** attemptsMade, 60_000),
   },
   // A worker that dies loses its lock after 15 s; live workers look for such jobs every 5 s.
   lockDuration: 15_000,
@@ -41,7 +43,10 @@ const CANCEL_MEMORY_MS = 60_000;
   // Jobs stalled by crashed workers go back to the queue; only a job that keeps killing them dies.
   maxStalledCount: 20,
 })
-export class InferenceProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
+export class InferenceProcessor
+  extends WorkerHost
+  implements OnApplicationBootstrap, OnModuleDestroy
+{
   private readonly logger = new Logger(InferenceProcessor.name);
   private readonly recentlyCancelled = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
@@ -81,10 +86,13 @@ export class InferenceProcessor extends WorkerHost implements OnApplicationBoots
       const { failure } = error;
       const decision = decideRetry(failure, job.attemptsMade, this.config.retry);
       const progress: InferenceJobProgress = {
-        lastError: { status: failure.kind === 'http' ? failure.status : null, message: error.message },
+        lastError: {
+          status: failure.kind === 'http' ? failure.status : null,
+          message: error.message,
+        },
         ...(decision.retry && { nextRetryAt: Date.now() + decision.delayMs }),
       };
-      await job.updateProgress(progress as object);
+      await job.updateProgress(progress);
       if (!decision.retry) throw new UnrecoverableError(error.message);
       throw new RetryableAttemptError(error.message, decision.delayMs);
     }

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { QueueEvents, QueueEventsProducer } from 'bullmq';
 import { EventEmitter } from 'node:events';
 import { CANCEL_REQUESTED_EVENT, INFERENCE_QUEUE } from './inference-queue.js';

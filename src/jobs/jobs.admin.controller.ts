@@ -56,11 +56,19 @@ export class JobsAdminController {
   }
 }
 
-function parseBoundedInt(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+function parseBoundedInt(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new AppError(ErrorCode.InvalidValue, `${name} must be an integer from ${min} to ${max}`, { param: name });
+    throw new AppError(ErrorCode.InvalidValue, `${name} must be an integer from ${min} to ${max}`, {
+      param: name,
+    });
   }
   return value;
 }

@@ -47,7 +47,8 @@ export interface QueueCounts {
 @Injectable()
 export class JobsService {
   constructor(
-    @InjectQueue(INFERENCE_QUEUE) private readonly queue: Queue<InferenceJobData, InferenceJobResult>,
+    @InjectQueue(INFERENCE_QUEUE)
+    private readonly queue: Queue<InferenceJobData, InferenceJobResult>,
     private readonly events: JobEventsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -81,7 +82,9 @@ export class JobsService {
     return after.snapshot;
   }
 
-  async listDeadLetters(query: DeadLetterQuery): Promise<{ items: DeadLetter[]; nextCursor: number | null }> {
+  async listDeadLetters(
+    query: DeadLetterQuery,
+  ): Promise<{ items: DeadLetter[]; nextCursor: number | null }> {
     const items: DeadLetter[] = [];
     const pageSize = 200;
     let offset = query.cursor;
@@ -94,7 +97,12 @@ export class JobsService {
         if (query.model && job.data.model !== query.model) continue;
         const snapshot = toJobSnapshot(job, 'failed');
         if (this.isExpired(snapshot)) continue;
-        items.push({ snapshot, tenantId: job.data.tenantId, request: job.data.request, failedAt: job.finishedOn ?? null });
+        items.push({
+          snapshot,
+          tenantId: job.data.tenantId,
+          request: job.data.request,
+          failedAt: job.finishedOn ?? null,
+        });
         if (items.length === query.limit) return { items, nextCursor: offset + index + 1 };
       }
       offset += page.length;
@@ -107,7 +115,10 @@ export class JobsService {
     const found = await this.load(jobId);
     if (!found) throw jobNotFound(jobId);
     if (found.snapshot.view.status !== 'dead') {
-      throw new AppError(ErrorCode.Conflict, `Job ${jobId} is ${found.snapshot.view.status}, not dead`);
+      throw new AppError(
+        ErrorCode.Conflict,
+        `Job ${jobId} is ${found.snapshot.view.status}, not dead`,
+      );
     }
     await found.job.updateProgress({});
     await found.job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
@@ -120,12 +131,21 @@ export class JobsService {
     try {
       await found.job.remove();
     } catch (error) {
-      throw new AppError(ErrorCode.Conflict, `Job ${jobId} is running; cancel it first`, { cause: error });
+      throw new AppError(ErrorCode.Conflict, `Job ${jobId} is running; cancel it first`, {
+        cause: error,
+      });
     }
   }
 
   async counts(): Promise<QueueCounts> {
-    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    const counts = await this.queue.getJobCounts(
+      'waiting',
+      'prioritized',
+      'active',
+      'delayed',
+      'completed',
+      'failed',
+    );
     return {
       queued: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
       processing: counts.active ?? 0,
@@ -137,7 +157,7 @@ export class JobsService {
 
   private async load(jobId: string): Promise<{ job: InferenceJob; snapshot: JobSnapshot } | null> {
     if (!JOB_ID_PATTERN.test(jobId)) return null;
-    const job = (await this.queue.getJob(jobId)) as InferenceJob | undefined;
+    const job = await this.queue.getJob(jobId);
     if (!job) return null;
     const snapshot = toJobSnapshot(job, await job.getState());
     return this.isExpired(snapshot) ? null : { job, snapshot };
@@ -146,7 +166,9 @@ export class JobsService {
   private isExpired(snapshot: JobSnapshot): boolean {
     if (snapshot.finishedAtMs === null) return false;
     const ttlS =
-      snapshot.view.status === 'dead' ? this.config.retention.deadTtlS : this.config.retention.resultTtlS;
+      snapshot.view.status === 'dead'
+        ? this.config.retention.deadTtlS
+        : this.config.retention.resultTtlS;
     return Date.now() - snapshot.finishedAtMs > ttlS * 1000;
   }
 

@@ -36,7 +36,10 @@ export class ResultsController {
 
   @Delete(':id')
   @Header('content-type', 'application/json; charset=utf-8')
-  @ApiOperation({ summary: 'Cancel a queued or processing job', description: JSON.stringify(JOB_EXAMPLE) })
+  @ApiOperation({
+    summary: 'Cancel a queued or processing job',
+    description: JSON.stringify(JOB_EXAMPLE),
+  })
   async cancel(@Param('id') id: string, @CurrentTenant() tenant: TenantPrincipal): Promise<string> {
     return renderJobView(await this.jobs.cancel(tenant.tenantId, id));
   }

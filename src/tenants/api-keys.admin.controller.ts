@@ -21,7 +21,10 @@ export class ApiKeysAdminController {
   @Post('tenants/:id/keys')
   @HttpCode(201)
   @ApiOperation({ summary: 'Issue a key; the `key` field is shown only in this answer' })
-  @ApiBody({ schema: openApiSchema(ApiKeyCreateSchema), examples: { ci: { value: { name: 'ci' } } } })
+  @ApiBody({
+    schema: openApiSchema(ApiKeyCreateSchema),
+    examples: { ci: { value: { name: 'ci' } } },
+  })
   async issue(
     @Param('id') tenantId: string,
     @Body(new ZodValidationPipe(ApiKeyCreateSchema)) body: ApiKeyCreateDto,
@@ -32,7 +35,9 @@ export class ApiKeysAdminController {
 
   @Get('tenants/:id/keys')
   @ApiOperation({ summary: "A tenant's keys, without secrets" })
-  async list(@Param('id') tenantId: string): Promise<{ object: 'list'; data: ApiKeyResponseDto[] }> {
+  async list(
+    @Param('id') tenantId: string,
+  ): Promise<{ object: 'list'; data: ApiKeyResponseDto[] }> {
     const keys = await this.keys.list(tenantId);
     return { object: 'list', data: keys.map(toApiKeyResponse) };
   }

@@ -25,7 +25,9 @@ export class TenantsAdminController {
   @ApiBody({
     schema: openApiSchema(TenantCreateSchema),
     examples: {
-      acme: { value: { name: 'acme', limits: { rpm: 60, tokens_per_day: 1000000, max_concurrent: 4 } } },
+      acme: {
+        value: { name: 'acme', limits: { rpm: 60, tokens_per_day: 1000000, max_concurrent: 4 } },
+      },
     },
   })
   async create(
@@ -51,7 +53,10 @@ export class TenantsAdminController {
   @ApiOperation({ summary: "Change a tenant's limits or status (applies within 1 s everywhere)" })
   @ApiBody({
     schema: openApiSchema(TenantUpdateSchema),
-    examples: { suspend: { value: { status: 'suspended' } }, limits: { value: { limits: { rpm: 3 } } } },
+    examples: {
+      suspend: { value: { status: 'suspended' } },
+      limits: { value: { limits: { rpm: 3 } } },
+    },
   })
   async update(
     @Param('id') id: string,

@@ -13,7 +13,13 @@ import { TenantsService } from './tenants.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([Tenant, ApiKey])],
   controllers: [TenantsAdminController, ApiKeysAdminController],
-  providers: [TenantsRepository, ApiKeysRepository, TenantsService, ApiKeysService, TenantChangesClient],
+  providers: [
+    TenantsRepository,
+    ApiKeysRepository,
+    TenantsService,
+    ApiKeysService,
+    TenantChangesClient,
+  ],
   exports: [TenantsService, ApiKeysService, TenantChangesClient],
 })
 export class TenantsModule {}

@@ -30,7 +30,11 @@ export class ChatCompletionsClient {
    * (no response) moves on to the next. Throws `UpstreamFailureError`, or the signal's reason
    * when `signal` aborts.
    */
-  async complete(requestBody: string, model: string, signal: AbortSignal): Promise<ChatCompletionAnswer> {
+  async complete(
+    requestBody: string,
+    model: string,
+    signal: AbortSignal,
+  ): Promise<ChatCompletionAnswer> {
     const route = this.registry.route(model);
     if (route.nodes.length === 0) {
       throw new UpstreamFailureError({
@@ -53,7 +57,11 @@ export class ChatCompletionsClient {
     throw new UpstreamFailureError(lastFailure!);
   }
 
-  private async post(node: UpstreamNode, body: string, signal: AbortSignal): Promise<ChatCompletionAnswer> {
+  private async post(
+    node: UpstreamNode,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<ChatCompletionAnswer> {
     const timeout = AbortSignal.timeout(this.config.upstream.timeoutMs);
     const combined = AbortSignal.any([signal, timeout]);
     try {
@@ -86,7 +94,11 @@ export class ChatCompletionsClient {
           message: `no answer within ${this.config.upstream.timeoutMs} ms`,
         });
       }
-      throw new UpstreamFailureError({ kind: 'connection', node: node.url, message: describeNetworkError(error) });
+      throw new UpstreamFailureError({
+        kind: 'connection',
+        node: node.url,
+        message: describeNetworkError(error),
+      });
     }
   }
 }
@@ -100,7 +112,11 @@ function validateCompletion(text: string, node: string): number {
     throw new UpstreamFailureError({ kind: 'invalid_response', node, message: 'body is not JSON' });
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new UpstreamFailureError({ kind: 'invalid_response', node, message: 'body is not a JSON object' });
+    throw new UpstreamFailureError({
+      kind: 'invalid_response',
+      node,
+      message: 'body is not a JSON object',
+    });
   }
   const total = (parsed as { usage?: { total_tokens?: unknown } }).usage?.total_tokens;
   return typeof total === 'number' && Number.isFinite(total) && total > 0 ? Math.floor(total) : 0;
@@ -113,11 +129,12 @@ function replaceModel(requestBody: string, model: string): string {
 
 function errorMessage(text: string, status: number): string {
   try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    const parsed = JSON.parse(text) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+    };
     const message =
-      typeof parsed.error === 'string'
-        ? parsed.error
-        : (parsed.error?.message ?? parsed.message);
+      typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message);
     if (typeof message === 'string' && message) return message.slice(0, 500);
   } catch {
     // not JSON: fall through to the raw text
@@ -125,7 +142,10 @@ function errorMessage(text: string, status: number): string {
   return text.trim().slice(0, 500) || `HTTP ${status}`;
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

@@ -22,7 +22,9 @@ export class UpstreamRegistry implements OnApplicationShutdown {
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const { busNodes, busApiKey, pistachioUrl, pistachioApiKey } = config.upstream;
-    this.busNodes = busNodes.map((node) => new UpstreamNode('bus', node.url, node.stake, busApiKey));
+    this.busNodes = busNodes.map(
+      (node) => new UpstreamNode('bus', node.url, node.stake, busApiKey),
+    );
     this.pistachio = pistachioUrl
       ? new UpstreamNode('pistachio', pistachioUrl, 1, pistachioApiKey)
       : undefined;

@@ -41,22 +41,51 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       const response = await infq.chat(acme.key, 'documented flow');
       expect(response.status).toBe(202);
       const body = await response.json();
-      expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued', poll: `/v1/results/${body.id}` });
+      expect(body).toEqual({
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        status: 'queued',
+        poll: `/v1/results/${body.id}`,
+      });
       expect(response.headers.get('location')).toBe(`/v1/results/${body.id}`);
 
       const job = await infq.jobFinal(acme.key, body.id);
-      expect(job).toMatchObject({ id: body.id, object: 'chat.completion.job', status: 'complete', model: 'fake-model', retries: 0, error: null, next_retry_at: null });
+      expect(job).toMatchObject({
+        id: body.id,
+        object: 'chat.completion.job',
+        status: 'complete',
+        model: 'fake-model',
+        retries: 0,
+        error: null,
+        next_retry_at: null,
+      });
       expect(job.completed_at).toBeGreaterThanOrEqual(job.created_at);
-      const sent = fake.completions('documented flow')[0]!;
-      expect(sent.body).toMatchObject({ model: 'fake-model', messages: [{ role: 'user', content: 'documented flow' }] });
-      const raw = await (await infq.fetch(`/v1/results/${body.id}`, { headers: { 'x-api-key': acme.key } })).text();
+      const sent = fake.completions('documented flow')[0];
+      expect(sent.body).toMatchObject({
+        model: 'fake-model',
+        messages: [{ role: 'user', content: 'documented flow' }],
+      });
+      const raw = await (
+        await infq.fetch(`/v1/results/${body.id}`, { headers: { 'x-api-key': acme.key } })
+      ).text();
       expect(raw).toContain(`"result":${sent.responseBody}`);
     });
 
     it('passes unknown fields through to the backend untouched', async () => {
-      const id = (await (await infq.chat(acme.key, 'passthrough', { temperature: 0.25, seed: 7, custom: { a: [1, 'b'] } })).json()).id as string;
+      const id = (
+        await (
+          await infq.chat(acme.key, 'passthrough', {
+            temperature: 0.25,
+            seed: 7,
+            custom: { a: [1, 'b'] },
+          })
+        ).json()
+      ).id as string;
       await infq.jobFinal(acme.key, id);
-      expect(fake.completions('passthrough')[0]!.body).toMatchObject({ temperature: 0.25, seed: 7, custom: { a: [1, 'b'] } });
+      expect(fake.completions('passthrough')[0].body).toMatchObject({
+        temperature: 0.25,
+        seed: 7,
+        custom: { a: [1, 'b'] },
+      });
     });
 
     it('accepts the key as Bearer or X-API-Key, and refuses them when they disagree', async () => {
@@ -72,11 +101,27 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
 
     it('refuses missing, malformed and unknown keys with 401', async () => {
       const body = { model: 'fake-model', messages: [{ role: 'user', content: 'no' }] };
-      await expectOpenAiError(await infq.fetch('/v1/chat/completions', { method: 'POST', json: body }), 401, 'missing_api_key');
+      await expectOpenAiError(
+        await infq.fetch('/v1/chat/completions', { method: 'POST', json: body }),
+        401,
+        'missing_api_key',
+      );
       await expectOpenAiError(await infq.chat('inf_short', 'no'), 401, 'invalid_api_key');
-      await expectOpenAiError(await infq.chat('sk-not-an-infq-key-000000000000000000', 'no'), 401, 'invalid_api_key');
-      await expectOpenAiError(await infq.chat(`inf_${'x'.repeat(40)}`, 'no'), 401, 'invalid_api_key');
-      await expectOpenAiError(await infq.fetch('/v1/results/00000000-0000-4000-8000-000000000000'), 401, 'missing_api_key');
+      await expectOpenAiError(
+        await infq.chat('sk-not-an-infq-key-000000000000000000', 'no'),
+        401,
+        'invalid_api_key',
+      );
+      await expectOpenAiError(
+        await infq.chat(`inf_${'x'.repeat(40)}`, 'no'),
+        401,
+        'invalid_api_key',
+      );
+      await expectOpenAiError(
+        await infq.fetch('/v1/results/00000000-0000-4000-8000-000000000000'),
+        401,
+        'missing_api_key',
+      );
     });
 
     it('refuses a revoked key within 1 s', async () => {
@@ -84,31 +129,67 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       expect((await infq.chat(tenant.key, 'before revoke')).status).toBe(202);
       expect((await infq.admin('DELETE', `/keys/${tenant.keyId}`)).status).toBe(200);
       const revokedAt = Date.now();
-      await eventually(async () => expectOpenAiError(await infq.chat(tenant.key, 'after revoke'), 401, 'invalid_api_key'), 1_000);
+      await eventually(
+        async () =>
+          expectOpenAiError(await infq.chat(tenant.key, 'after revoke'), 401, 'invalid_api_key'),
+        1_000,
+      );
       expect(Date.now() - revokedAt).toBeLessThan(1_000);
     });
 
     it('refuses a suspended tenant with 403 and accepts it again once resumed', async () => {
       const tenant = await infq.createTenant();
       expect((await infq.chat(tenant.key, 'warm cache')).status).toBe(202);
-      expect((await infq.admin('PATCH', `/tenants/${tenant.id}`, { status: 'suspended' })).status).toBe(200);
-      await eventually(async () => expectOpenAiError(await infq.chat(tenant.key, 'suspended'), 403, 'tenant_suspended'), 1_000);
-      expect((await infq.admin('PATCH', `/tenants/${tenant.id}`, { status: 'active' })).status).toBe(200);
-      await eventually(async () => expect((await infq.chat(tenant.key, 'resumed')).status).toBe(202), 1_000);
+      expect(
+        (await infq.admin('PATCH', `/tenants/${tenant.id}`, { status: 'suspended' })).status,
+      ).toBe(200);
+      await eventually(
+        async () =>
+          expectOpenAiError(await infq.chat(tenant.key, 'suspended'), 403, 'tenant_suspended'),
+        1_000,
+      );
+      expect(
+        (await infq.admin('PATCH', `/tenants/${tenant.id}`, { status: 'active' })).status,
+      ).toBe(200);
+      await eventually(
+        async () => expect((await infq.chat(tenant.key, 'resumed')).status).toBe(202),
+        1_000,
+      );
     });
 
     it("answers 404 for another tenant's job, unknown and malformed ids", async () => {
       const id = await infq.submit(acme.key, 'private job');
       const auth = { authorization: `Bearer ${globex.key}` };
-      await expectOpenAiError(await infq.fetch(`/v1/results/${id}`, { headers: auth }), 404, 'job_not_found');
-      await expectOpenAiError(await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: auth }), 404, 'job_not_found');
-      await expectOpenAiError(await infq.fetch('/v1/results/00000000-0000-4000-8000-000000000000', { headers: auth }), 404, 'job_not_found');
-      await expectOpenAiError(await infq.fetch('/v1/results/not-a-uuid', { headers: auth }), 404, 'job_not_found');
+      await expectOpenAiError(
+        await infq.fetch(`/v1/results/${id}`, { headers: auth }),
+        404,
+        'job_not_found',
+      );
+      await expectOpenAiError(
+        await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: auth }),
+        404,
+        'job_not_found',
+      );
+      await expectOpenAiError(
+        await infq.fetch('/v1/results/00000000-0000-4000-8000-000000000000', { headers: auth }),
+        404,
+        'job_not_found',
+      );
+      await expectOpenAiError(
+        await infq.fetch('/v1/results/not-a-uuid', { headers: auth }),
+        404,
+        'job_not_found',
+      );
       expect((await infq.jobFinal(acme.key, id)).status).toBe('complete');
     });
 
     it('completes a job that fails twice with retries: 2', async () => {
-      fake.script('fail-twice', { type: 'status', status: 503 }, { type: 'status', status: 502 }, { type: 'ok' });
+      fake.script(
+        'fail-twice',
+        { type: 'status', status: 503 },
+        { type: 'status', status: 502 },
+        { type: 'ok' },
+      );
       const id = await infq.submit(acme.key, 'fail-twice');
       const job = await infq.jobFinal(acme.key, id);
       expect(job).toMatchObject({ status: 'complete', retries: 2 });
@@ -119,7 +200,11 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       fake.script('always-fail', { type: 'status', status: 503, message: 'node overloaded' });
       const id = await infq.submit(acme.key, 'always-fail');
       const job = await infq.jobFinal(acme.key, id);
-      expect(job).toMatchObject({ status: 'dead', retries: infq.config.retry.maxRetries, result: null });
+      expect(job).toMatchObject({
+        status: 'dead',
+        retries: infq.config.retry.maxRetries,
+        result: null,
+      });
       expect(job.error).toContain('503');
       expect(fake.completions('always-fail')).toHaveLength(infq.config.retry.maxRetries + 1);
     });
@@ -137,14 +222,18 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
     it('waits for a longer Retry-After before retrying', async () => {
       fake.script('retry-after', { type: 'status', status: 503, retryAfter: '1' }, { type: 'ok' });
       const id = await infq.submit(acme.key, 'retry-after');
-      const waiting = await infq.jobUntil(acme.key, id, (job) => job.retries === 1 || job.status === 'complete');
+      const waiting = await infq.jobUntil(
+        acme.key,
+        id,
+        (job) => job.retries === 1 || job.status === 'complete',
+      );
       expect(waiting.status).toBe('queued');
       expect(waiting.next_retry_at).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
       const job = await infq.jobFinal(acme.key, id);
       expect(job).toMatchObject({ status: 'complete', retries: 1 });
       const [first, second] = fake.completions('retry-after');
       // RETRY_BASE_MS is 100 ms in tests, so only Retry-After explains a 1 s gap.
-      expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(950);
+      expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(950);
     });
 
     it('cancels a processing job: the backend request is aborted and the job stays cancelled', async () => {
@@ -152,13 +241,19 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       const id = await infq.submit(acme.key, 'hang-me');
       await fake.waitForRequest((request) => request.prompt === 'hang-me');
       const cancelledAt = Date.now();
-      const response = await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${acme.key}` } });
+      const response = await infq.fetch(`/v1/results/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${acme.key}` },
+      });
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ id, status: 'cancelled', result: null });
       const aborted = await fake.waitForAbort((request) => request.prompt === 'hang-me', 1_000);
       expect(aborted.aborted).toBe(true);
       expect(Date.now() - cancelledAt).toBeLessThan(1_500);
-      const again = await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${acme.key}` } });
+      const again = await infq.fetch(`/v1/results/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${acme.key}` },
+      });
       expect(again.status).toBe(200);
       const job = await infq.job(acme.key, id);
       expect(job.status).toBe('cancelled');
@@ -169,7 +264,10 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       fake.script('cancel-queued', { type: 'status', status: 503, retryAfter: '60' });
       const id = await infq.submit(acme.key, 'cancel-queued');
       await infq.jobUntil(acme.key, id, (job) => job.retries === 1);
-      const response = await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${acme.key}` } });
+      const response = await infq.fetch(`/v1/results/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${acme.key}` },
+      });
       expect(response.status).toBe(200);
       expect((await response.json()).status).toBe('cancelled');
       expect((await infq.jobFinal(acme.key, id)).status).toBe('cancelled');
@@ -179,19 +277,32 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
     it('refuses to cancel a complete job with 409', async () => {
       const id = await infq.submit(acme.key, 'done already');
       await infq.jobFinal(acme.key, id);
-      const response = await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${acme.key}` } });
+      const response = await infq.fetch(`/v1/results/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${acme.key}` },
+      });
       await expectOpenAiError(response, 409, 'job_not_cancellable');
     });
 
     it('lists dead jobs for admins and completes one that an admin requeues', async () => {
-      fake.script('requeue-me', { type: 'status', status: 422, message: 'not today' }, { type: 'ok' });
+      fake.script(
+        'requeue-me',
+        { type: 'status', status: 422, message: 'not today' },
+        { type: 'ok' },
+      );
       const id = await infq.submit(acme.key, 'requeue-me');
       expect((await infq.jobFinal(acme.key, id)).status).toBe('dead');
 
       const list = await infq.admin('GET', `/dead-letters?tenant=${acme.id}&model=fake-model`);
       expect(list.status).toBe(200);
       const dead = (await list.json()).data.find((item: { id: string }) => item.id === id);
-      expect(dead).toMatchObject({ id, status: 'dead', retries: 0, tenant_id: acme.id, request: { model: 'fake-model' } });
+      expect(dead).toMatchObject({
+        id,
+        status: 'dead',
+        retries: 0,
+        tenant_id: acme.id,
+        request: { model: 'fake-model' },
+      });
       expect(dead.error).toContain('422');
 
       const retry = await infq.admin('POST', `/jobs/${id}/retry`);
@@ -201,30 +312,86 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
 
       const deleted = await infq.admin('DELETE', `/jobs/${id}`);
       expect(deleted.status).toBe(200);
-      await expectOpenAiError(await infq.fetch(`/v1/results/${id}`, { headers: { authorization: `Bearer ${acme.key}` } }), 404, 'job_not_found');
+      await expectOpenAiError(
+        await infq.fetch(`/v1/results/${id}`, { headers: { authorization: `Bearer ${acme.key}` } }),
+        404,
+        'job_not_found',
+      );
     });
 
     it('keeps tenant keys out of the admin API', async () => {
-      await expectOpenAiError(await infq.fetch('/admin/api/tenants', { headers: { authorization: `Bearer ${acme.key}` } }), 401, 'invalid_api_key');
+      await expectOpenAiError(
+        await infq.fetch('/admin/api/tenants', {
+          headers: { authorization: `Bearer ${acme.key}` },
+        }),
+        401,
+        'invalid_api_key',
+      );
       await expectOpenAiError(await infq.fetch('/admin/api/tenants'), 401, 'unauthorized');
-      await expectOpenAiError(await infq.fetch('/admin/api/tenants', { headers: { authorization: 'Bearer wrong-token-0000000000' } }), 401, 'unauthorized');
+      await expectOpenAiError(
+        await infq.fetch('/admin/api/tenants', {
+          headers: { authorization: 'Bearer wrong-token-0000000000' },
+        }),
+        401,
+        'unauthorized',
+      );
     });
 
     it('answers bad input with 4xx in the error shape', async () => {
       const auth = { authorization: `Bearer ${acme.key}` };
       const post = (body: string, contentType = 'application/json') =>
-        infq.fetch('/v1/chat/completions', { method: 'POST', headers: { ...auth, 'content-type': contentType }, body });
+        infq.fetch('/v1/chat/completions', {
+          method: 'POST',
+          headers: { ...auth, 'content-type': contentType },
+          body,
+        });
       await expectOpenAiError(await post('{"model":'), 400, 'invalid_json');
       await expectOpenAiError(await post(''), 400, 'invalid_json');
       await expectOpenAiError(await post('[]'), 400, 'invalid_json');
       await expectOpenAiError(await post('hello', 'text/plain'), 415, 'unsupported_media_type');
-      await expectOpenAiError(await post(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] })), 413, 'request_too_large');
-      expect((await expectOpenAiError(await post('{"messages":[{"role":"user","content":"x"}]}'), 400, 'missing_required_field')).param).toBe('model');
-      expect((await expectOpenAiError(await post('{"model":"m"}'), 400, 'missing_required_field')).param).toBe('messages');
-      expect((await expectOpenAiError(await post('{"model":1,"messages":[]}'), 400, 'invalid_value')).param).toBe('model');
-      expect((await expectOpenAiError(await post('{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}'), 400, 'invalid_value')).param).toBe('max_tokens');
-      await expectOpenAiError(await infq.fetch('/v1/nothing-here', { headers: auth }), 404, 'route_not_found');
-      const proto = await post('{"model":"fake-model","messages":[{"role":"user","content":"proto"}],"__proto__":{"polluted":true},"constructor":{"prototype":{}}}');
+      await expectOpenAiError(
+        await post(
+          JSON.stringify({
+            model: 'm',
+            messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }],
+          }),
+        ),
+        413,
+        'request_too_large',
+      );
+      expect(
+        (
+          await expectOpenAiError(
+            await post('{"messages":[{"role":"user","content":"x"}]}'),
+            400,
+            'missing_required_field',
+          )
+        ).param,
+      ).toBe('model');
+      expect(
+        (await expectOpenAiError(await post('{"model":"m"}'), 400, 'missing_required_field')).param,
+      ).toBe('messages');
+      expect(
+        (await expectOpenAiError(await post('{"model":1,"messages":[]}'), 400, 'invalid_value'))
+          .param,
+      ).toBe('model');
+      expect(
+        (
+          await expectOpenAiError(
+            await post('{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}'),
+            400,
+            'invalid_value',
+          )
+        ).param,
+      ).toBe('max_tokens');
+      await expectOpenAiError(
+        await infq.fetch('/v1/nothing-here', { headers: auth }),
+        404,
+        'route_not_found',
+      );
+      const proto = await post(
+        '{"model":"fake-model","messages":[{"role":"user","content":"proto"}],"__proto__":{"polluted":true},"constructor":{"prototype":{}}}',
+      );
       expect(proto.status).toBe(202);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect((await infq.fetch('/health')).status).toBe(200);
@@ -234,10 +401,21 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       const response = await infq.fetch('/docs-json');
       expect(response.status).toBe(200);
       const document = await response.json();
-      for (const path of ['/v1/chat/completions', '/v1/results/{id}', '/health', '/admin/api/tenants', '/admin/api/tenants/{id}/keys', '/admin/api/keys/{id}', '/admin/api/dead-letters', '/admin/api/jobs/{id}/retry']) {
+      for (const path of [
+        '/v1/chat/completions',
+        '/v1/results/{id}',
+        '/health',
+        '/admin/api/tenants',
+        '/admin/api/tenants/{id}/keys',
+        '/admin/api/keys/{id}',
+        '/admin/api/dead-letters',
+        '/admin/api/jobs/{id}/retry',
+      ]) {
         expect(document.paths).toHaveProperty([path]);
       }
-      expect(Object.keys(document.components.securitySchemes)).toEqual(expect.arrayContaining(['bearer', 'x-api-key', 'admin']));
+      expect(Object.keys(document.components.securitySchemes)).toEqual(
+        expect.arrayContaining(['bearer', 'x-api-key', 'admin']),
+      );
     });
   });
 }

@@ -11,7 +11,13 @@ export type FakeBehaviour =
   /** Destroys the connection without an answer. */
   | { type: 'reset' }
   /** Streams `tokens` as SSE chunks, `intervalMs` apart; `cutAfter` ends the connection early. */
-  | { type: 'stream'; tokens?: string[]; intervalMs?: number; cutAfter?: number; totalTokens?: number };
+  | {
+      type: 'stream';
+      tokens?: string[];
+      intervalMs?: number;
+      cutAfter?: number;
+      totalTokens?: number;
+    };
 
 export interface FakeRequest {
   id: number;
@@ -59,9 +65,9 @@ export class FakeBackend extends EventEmitter {
   }
 
   static async start(options: FakeBackendOptions = {}): Promise<FakeBackend> {
-    let backend!: FakeBackend;
-    const server = createServer((request, response) => void backend.handle(request, response));
-    backend = new FakeBackend(server, options);
+    const server = createServer();
+    const backend = new FakeBackend(server, options);
+    server.on('request', (request, response) => void backend.handle(request, response));
     server.keepAliveTimeout = 60_000;
     server.on('connection', (socket) => {
       if (backend.refusing) {
@@ -98,17 +104,24 @@ export class FakeBackend extends EventEmitter {
 
   completions(marker?: string): FakeRequest[] {
     return this.requests.filter(
-      (request) => request.path.endsWith('/chat/completions') && (!marker || request.prompt.includes(marker)),
+      (request) =>
+        request.path.endsWith('/chat/completions') && (!marker || request.prompt.includes(marker)),
     );
   }
 
   /** Resolves with the first recorded request (past or future) that satisfies `predicate`. */
-  async waitForRequest(predicate: (request: FakeRequest) => boolean, timeoutMs = 10_000): Promise<FakeRequest> {
+  async waitForRequest(
+    predicate: (request: FakeRequest) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<FakeRequest> {
     return this.waitFor('request', predicate, timeoutMs);
   }
 
   /** Resolves once a request satisfying `predicate` has been aborted by its client. */
-  async waitForAbort(predicate: (request: FakeRequest) => boolean, timeoutMs = 10_000): Promise<FakeRequest> {
+  async waitForAbort(
+    predicate: (request: FakeRequest) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<FakeRequest> {
     return this.waitFor('aborted', (request) => request.aborted && predicate(request), timeoutMs);
   }
 
@@ -144,16 +157,20 @@ export class FakeBackend extends EventEmitter {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     let body: Record<string, unknown> | undefined;
     try {
-      body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : undefined;
+      body = chunks.length
+        ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>)
+        : undefined;
     } catch {
       body = undefined;
     }
-    const messages = Array.isArray(body?.messages) ? (body.messages as { content?: unknown }[]) : [];
+    const messages = Array.isArray(body?.messages)
+      ? (body.messages as { content?: unknown }[])
+      : [];
     const last = messages.at(-1)?.content;
     const record: FakeRequest = {
       id: this.nextId++,
       method: request.method ?? 'GET',
-      path: (request.url ?? '/').split('?')[0]!,
+      path: (request.url ?? '/').split('?')[0],
       headers: request.headers,
       body,
       prompt: typeof last === 'string' ? last : JSON.stringify(last ?? ''),
@@ -193,9 +210,11 @@ export class FakeBackend extends EventEmitter {
   private pick(prompt: string, stream: boolean): FakeBehaviour {
     for (const [marker, behaviours] of this.scripts) {
       if (!prompt.includes(marker)) continue;
-      return behaviours.length > 1 ? behaviours.shift()! : behaviours[0]!;
+      return behaviours.length > 1 ? behaviours.shift()! : behaviours[0];
     }
-    return stream && this.defaultBehaviour.type === 'ok' ? { type: 'stream' } : this.defaultBehaviour;
+    return stream && this.defaultBehaviour.type === 'ok'
+      ? { type: 'stream' }
+      : this.defaultBehaviour;
   }
 
   private async perform(
@@ -223,11 +242,18 @@ export class FakeBackend extends EventEmitter {
       }
       case 'status': {
         await pause(behaviour.delayMs, response);
-        const headers: Record<string, string> = behaviour.retryAfter ? { 'retry-after': behaviour.retryAfter } : {};
+        const headers: Record<string, string> = behaviour.retryAfter
+          ? { 'retry-after': behaviour.retryAfter }
+          : {};
         json(
           response,
           behaviour.status,
-          { error: { message: behaviour.message ?? `fake status ${behaviour.status}`, type: 'fake_error' } },
+          {
+            error: {
+              message: behaviour.message ?? `fake status ${behaviour.status}`,
+              type: 'fake_error',
+            },
+          },
           headers,
         );
         return;
@@ -239,7 +265,10 @@ export class FakeBackend extends EventEmitter {
         return;
       case 'stream': {
         const tokens = behaviour.tokens ?? ['Hello', ' from', ' the', ' fake', ' backend', '.'];
-        response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        response.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+        });
         response.flushHeaders();
         const id = `chatcmpl-fake-${record.id}`;
         const created = Math.floor(Date.now() / 1000);
@@ -255,7 +284,13 @@ export class FakeBackend extends EventEmitter {
             object: 'chat.completion.chunk',
             created,
             model,
-            choices: [{ index: 0, delta: index === 0 ? { role: 'assistant', content: token } : { content: token }, finish_reason: null }],
+            choices: [
+              {
+                index: 0,
+                delta: index === 0 ? { role: 'assistant', content: token } : { content: token },
+                finish_reason: null,
+              },
+            ],
           };
           response.write(`data: ${JSON.stringify(chunk)}\n\n`);
           this.emit('token', { record, index, token, at: Date.now() });
@@ -277,10 +312,19 @@ export class FakeBackend extends EventEmitter {
   }
 }
 
-function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): string {
+function json(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): string {
   const text = JSON.stringify(body);
   if (response.destroyed) return text;
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   response.end(text);
   return text;
 }

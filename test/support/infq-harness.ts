@@ -11,7 +11,8 @@ import type { FakeBackend } from './fake-backend.js';
 export type QueueBackendKind = 'redis' | 'postgres';
 export const QUEUE_BACKENDS: QueueBackendKind[] = ['redis', 'postgres'];
 
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_ADMIN_URL =
+  process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -91,7 +92,11 @@ export class Infq {
     private readonly cleanup: () => Promise<void>,
   ) {}
 
-  static async start(backend: QueueBackendKind, nodes: FakeBackend[], env: Record<string, string> = {}): Promise<Infq> {
+  static async start(
+    backend: QueueBackendKind,
+    nodes: FakeBackend[],
+    env: Record<string, string> = {},
+  ): Promise<Infq> {
     const database = await createTestDatabase();
     const prefix = `infqtest${randomBytes(4).toString('hex')}`;
     const config = loadConfig(testEnv(backend, database.url, prefix, nodes, env));
@@ -121,7 +126,11 @@ export class Infq {
   }
 
   admin(method: string, path: string, json?: unknown): Promise<Response> {
-    return this.fetch(`/admin/api${path}`, { method, json, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    return this.fetch(`/admin/api${path}`, {
+      method,
+      json,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
   }
 
   async createTenant(limits?: Record<string, number>): Promise<TenantWithKey> {
@@ -136,7 +145,12 @@ export class Infq {
   }
 
   /** POST /v1/chat/completions with a prompt; `extra` merges into the body. */
-  chat(key: string, prompt: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
+  chat(
+    key: string,
+    prompt: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     return this.fetch('/v1/chat/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, ...headers },
@@ -151,13 +165,20 @@ export class Infq {
   }
 
   async job(key: string, id: string): Promise<JobBody> {
-    const response = await this.fetch(`/v1/results/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    const response = await this.fetch(`/v1/results/${id}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(response.status).toBe(200);
     return (await response.json()) as JobBody;
   }
 
   /** Polls the job until `predicate` holds (or fails the test after `timeoutMs`). */
-  async jobUntil(key: string, id: string, predicate: (job: JobBody) => boolean, timeoutMs = 20_000): Promise<JobBody> {
+  async jobUntil(
+    key: string,
+    id: string,
+    predicate: (job: JobBody) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<JobBody> {
     return eventually(async () => {
       const job = await this.job(key, id);
       if (!predicate(job)) throw new Error(`job ${id} is ${job.status} (retries ${job.retries})`);
@@ -166,7 +187,12 @@ export class Infq {
   }
 
   jobFinal(key: string, id: string, timeoutMs?: number): Promise<JobBody> {
-    return this.jobUntil(key, id, (job) => ['complete', 'dead', 'cancelled'].includes(job.status), timeoutMs);
+    return this.jobUntil(
+      key,
+      id,
+      (job) => ['complete', 'dead', 'cancelled'].includes(job.status),
+      timeoutMs,
+    );
   }
 }
 
@@ -198,10 +224,16 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
 }
 
 /** Asserts the contract's error shape, status and code. */
-export async function expectOpenAiError(response: Response, status: number, code: string): Promise<{ message: string; param: string | null }> {
+export async function expectOpenAiError(
+  response: Response,
+  status: number,
+  code: string,
+): Promise<{ message: string; param: string | null }> {
   const text = await response.text();
   expect({ status: response.status, text }).toMatchObject({ status });
-  const body = JSON.parse(text) as { error: { message: string; type: string; param: string | null; code: string } };
+  const body = JSON.parse(text) as {
+    error: { message: string; type: string; param: string | null; code: string };
+  };
   expect(body.error.code).toBe(code);
   expect(typeof body.error.message).toBe('string');
   expect(typeof body.error.type).toBe('string');

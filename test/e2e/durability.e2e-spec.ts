@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeBackend } from '../support/fake-backend.js';
+import {
+  ADMIN_TOKEN,
+  clearRedisPrefix,
+  createTestDatabase,
+  eventually,
+  QUEUE_BACKENDS,
+  testEnv,
+} from '../support/infq-harness.js';
+import { InfqProcess } from '../support/infq-process.js';
+
+const JOBS = 1_000;
+
+describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it(
+    `loses none of ${JOBS} accepted jobs when the service is killed with SIGKILL`,
+    { timeout: 180_000 },
+    async () => {
+      // Slow enough that the kill lands while most jobs are queued and 64 are running.
+      const fake = await FakeBackend.start({ defaultBehaviour: { type: 'ok', delayMs: 400 } });
+      cleanups.push(() => fake.close());
+      const database = await createTestDatabase();
+      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
+      cleanups.push(async () => {
+        await database.drop();
+        if (backend === 'redis') await clearRedisPrefix(prefix);
+      });
+      const env = testEnv(backend, database.url, prefix, [fake], { MAX_RETRIES: '50' });
+
+      let infq = await InfqProcess.start(env);
+      cleanups.push(() => infq.kill());
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+      const tenant = await (
+        await fetch(`${infq.url}/admin/api/tenants`, {
+          method: 'POST',
+          headers: admin,
+          body: '{"name":"durable"}',
+        })
+      ).json();
+      const { key } = await (
+        await fetch(`${infq.url}/admin/api/tenants/${tenant.id}/keys`, {
+          method: 'POST',
+          headers: admin,
+          body: '{}',
+        })
+      ).json();
+
+      const ids: string[] = [];
+      for (let batch = 0; batch < JOBS / 50; batch++) {
+        const responses = await Promise.all(
+          Array.from({ length: 50 }, (_, index) =>
+            fetch(`${infq.url}/v1/chat/completions`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+              body: JSON.stringify({
+                model: 'fake-model',
+                messages: [{ role: 'user', content: `job ${batch * 50 + index}` }],
+              }),
+            }),
+          ),
+        );
+        for (const response of responses) {
+          expect(response.status).toBe(202);
+          ids.push(((await response.json()) as { id: string }).id);
+        }
+      }
+      await infq.kill('SIGKILL');
+      const completedBeforeKill = new Set(
+        fake
+          .completions()
+          .filter((request) => request.finished)
+          .map((request) => request.prompt),
+      ).size;
+      expect(completedBeforeKill).toBeLessThan(JOBS);
+
+      infq = await InfqProcess.start(env);
+      const auth = { authorization: `Bearer ${key}` };
+      await eventually(async () => {
+        const health = await (await fetch(`${infq.url}/health`)).json();
+        expect(health.queue.complete).toBe(JOBS);
+      }, 120_000);
+      for (const id of ids) {
+        const job = await (await fetch(`${infq.url}/v1/results/${id}`, { headers: auth })).json();
+        expect(job.status).toBe('complete');
+      }
+      expect(new Set(ids).size).toBe(JOBS);
+    },
+  );
+});
