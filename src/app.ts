@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { registerJsonBodyParser } from './common/json-body-parser.js';
 import { AppModule } from './app.module.js';
-import { OpenAiErrorFilter } from './common/openai-error.filter.js';
 import { PinoNestLogger } from './common/logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { VERSION } from './health/health.service.js';
@@ -35,13 +34,6 @@ export async function createApp(
   );
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParser(fastify);
-  // Errors raised by Fastify before Nest routes the request (body parsing) get the same shape.
-  const filter = new OpenAiErrorFilter();
-  fastify.setErrorHandler((error, request, reply) => {
-    filter.catch(error, {
-      switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
-    } as never);
-  });
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
