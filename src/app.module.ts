@@ -7,6 +7,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { LimitsModule } from './limits/limits.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
 import { UpstreamModule } from './upstream/upstream.module.js';
 
@@ -20,6 +21,7 @@ export class AppModule {
         DatabaseModule.forRoot(databaseUrl),
         TenantsModule,
         AuthModule,
+        LimitsModule.forRoot(config),
         UpstreamModule,
         JobsModule.forRoot(config, databaseUrl),
         HealthModule,

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Inject, Post, Req, Res, UseInterceptors } from '@nestjs/common';
 import {
   ApiBody,
   ApiHeader,
@@ -10,8 +10,14 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { getAdmission } from '../limits/admission.js';
+import { RateLimitInterceptor } from '../limits/rate-limit.interceptor.js';
+import { StreamingService } from '../streaming/streaming.service.js';
 import { validateChatRequest } from './chat-request.js';
-import { InferenceProducer } from './inference.producer.js';
+import { ChatCompletionsService } from './chat-completions.service.js';
+import { readWaitPreference } from './wait-preference.js';
 
 @ApiTags('chat')
 @ApiSecurity('bearer')
@@ -19,44 +25,93 @@ import { InferenceProducer } from './inference.producer.js';
 @TenantAccess()
 @Controller('v1/chat')
 export class ChatCompletionsController {
-  constructor(private readonly producer: InferenceProducer) {}
+  constructor(
+    private readonly completions: ChatCompletionsService,
+    private readonly streaming: StreamingService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Post('completions')
-  @HttpCode(202)
+  @UseInterceptors(RateLimitInterceptor)
   @ApiOperation({
-    summary: 'Queue an OpenAI chat completion request',
-    description: 'Answers 202 at once with the job id; poll `Location` until the job is final.',
+    summary: 'An OpenAI chat completion: queued (202), waited for (200), or streamed (SSE)',
+    description:
+      'Queued by default: 202 with the job id and `Location`; poll it. `Prefer: wait[=N]`, and ' +
+      'requests from OpenAI SDKs, hold the answer until the job ends. `"stream": true` streams ' +
+      'from one backend without queueing. Every answer carries `x-ratelimit-*` headers.',
   })
   @ApiBody({
     schema: { type: 'object', required: ['model', 'messages'], additionalProperties: true },
     examples: {
-      hello: { value: { model: 'llama-3.3-70b', messages: [{ role: 'user', content: 'Hello' }] } },
+      queued: { value: { model: 'llama-3.3-70b', messages: [{ role: 'user', content: 'Hello' }] } },
+      stream: {
+        value: {
+          model: 'llama-3.3-70b',
+          stream: true,
+          messages: [{ role: 'user', content: 'Hello' }],
+        },
+      },
     },
   })
   @ApiHeader({
     name: 'Prefer',
     required: false,
-    description: '`wait`, `wait=N` or `respond-async`',
+    description: '`wait`, `wait=N` (seconds) or `respond-async`',
   })
   @ApiResponse({
     status: 202,
-    description: 'Queued',
-    schema: { example: { id: '5b6c…', status: 'queued', poll: '/v1/results/5b6c…' } },
+    description: 'Queued; poll `Location`',
+    schema: {
+      example: {
+        id: '0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f',
+        status: 'queued',
+        poll: '/v1/results/0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f',
+      },
+    },
   })
+  @ApiResponse({
+    status: 200,
+    description: 'Wait mode: the backend completion, verbatim, with `X-Job-Id` and `X-Job-Retries`',
+  })
+  @ApiResponse({ status: 429, description: 'Over a limit; see `Retry-After`' })
   async create(
     @Body() body: unknown,
     @Req() request: FastifyRequest & { rawBody?: Buffer },
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @Res() reply: FastifyReply,
     @CurrentTenant() tenant: TenantPrincipal,
-  ): Promise<{ id: string; status: 'queued'; poll: string }> {
+  ): Promise<void> {
     const summary = validateChatRequest(body);
-    const id = await this.producer.enqueue({
-      tenantId: tenant.tenantId,
-      model: summary.model,
-      request: request.rawBody?.toString('utf8') ?? JSON.stringify(body),
-    });
-    const poll = `/v1/results/${id}`;
-    void reply.header('location', poll);
-    return { id, status: 'queued', poll };
+    const admission = getAdmission(request);
+    if (summary.stream) {
+      await this.streaming.proxy({
+        reply,
+        tenant,
+        admission,
+        body: body as Record<string, unknown>,
+        model: summary.model,
+        includeUsage: summary.includeUsage,
+      });
+      return;
+    }
+    await this.completions.enqueue(
+      tenant,
+      admission,
+      summary.model,
+      request.rawBody!.toString('utf8'),
+    );
+    const preference = readWaitPreference(request.headers, this.config.syncWaitMaxS);
+    if (preference.mode === 'queued') {
+      this.completions.sendQueued(reply, admission.id);
+      return;
+    }
+    const clientGone = new AbortController();
+    reply.raw.once('close', () => clientGone.abort());
+    await this.completions.sendWhenFinal(
+      reply,
+      tenant,
+      admission.id,
+      preference,
+      clientGone.signal,
+    );
   }
 }

@@ -3,6 +3,7 @@ import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } fro
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { LimitsService } from '../limits/limits.service.js';
 import { ChatCompletionsClient } from '../upstream/chat-completions.client.js';
 import { UpstreamFailureError } from '../upstream/upstream-failure.js';
 import {
@@ -54,6 +55,7 @@ export class InferenceProcessor
   constructor(
     private readonly upstream: ChatCompletionsClient,
     private readonly events: JobEventsService,
+    private readonly limits: LimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -74,14 +76,16 @@ export class InferenceProcessor
     _token?: string,
     signal?: AbortSignal,
   ): Promise<InferenceJobResult> {
-    if (this.isCancelled(job)) throw new UnrecoverableError(CANCELLED_REASON);
+    if (this.isCancelled(job)) return this.endCancelled(job);
     const abort = signal ?? new AbortController().signal;
     try {
       const answer = await this.upstream.complete(job.data.request, job.data.model, abort);
-      if (this.isCancelled(job)) throw new UnrecoverableError(CANCELLED_REASON);
+      if (this.isCancelled(job)) return this.endCancelled(job);
+      // Freed before BullMQ marks the job complete: a client that sees it final may submit again.
+      await this.limits.release(job.data.tenantId, job.id!, answer.totalTokens);
       return answer;
     } catch (error) {
-      if (this.isCancelled(job)) throw new UnrecoverableError(CANCELLED_REASON);
+      if (this.isCancelled(job)) return this.endCancelled(job);
       if (!(error instanceof UpstreamFailureError)) throw error;
       const { failure } = error;
       const decision = decideRetry(failure, job.attemptsMade, this.config.retry);
@@ -92,10 +96,16 @@ export class InferenceProcessor
         },
         ...(decision.retry && { nextRetryAt: Date.now() + decision.delayMs }),
       };
-      await job.updateProgress(progress);
-      if (!decision.retry) throw new UnrecoverableError(error.message);
-      throw new RetryableAttemptError(error.message, decision.delayMs);
+      await job.updateProgress(progress as object);
+      if (decision.retry) throw new RetryableAttemptError(error.message, decision.delayMs);
+      await this.limits.release(job.data.tenantId, job.id!);
+      throw new UnrecoverableError(error.message);
     }
+  }
+
+  private async endCancelled(job: Job<InferenceJobData>): Promise<never> {
+    await this.limits.release(job.data.tenantId, job.id!);
+    throw new UnrecoverableError(CANCELLED_REASON);
   }
 
   private cancel(jobId: string): void {

@@ -1,12 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { CHAT_COMPLETION_JOB, INFERENCE_QUEUE, type InferenceJobData } from './inference-queue.js';
 
-/** The only place jobs are added to the queue. */
+/** The only place jobs are added to the queue. Job ids are random UUIDs (the admission id). */
 @Injectable()
 export class InferenceProducer {
   constructor(
@@ -14,9 +13,8 @@ export class InferenceProducer {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Adds a job and resolves once the backend has stored it durably; returns its id. */
-  async enqueue(data: InferenceJobData): Promise<string> {
-    const jobId = randomUUID();
+  /** Adds job `jobId` and resolves once the backend has stored it durably. */
+  async enqueue(jobId: string, data: InferenceJobData): Promise<void> {
     const { retry, retention } = this.config;
     await this.queue.add(CHAT_COMPLETION_JOB, data, {
       jobId,
@@ -27,6 +25,5 @@ export class InferenceProducer {
       removeOnComplete: { age: retention.resultTtlS },
       removeOnFail: { age: retention.deadTtlS },
     });
-    return jobId;
   }
 }

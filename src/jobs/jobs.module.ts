@@ -1,16 +1,20 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { runsApi, runsWorker, type AppConfig } from '../config/app-config.js';
+import { StreamingModule } from '../streaming/streaming.module.js';
 import { UpstreamModule } from '../upstream/upstream.module.js';
+import { ChatCompletionsService } from './chat-completions.service.js';
 import { ChatCompletionsController } from './chat-completions.controller.js';
 import { INFERENCE_QUEUE } from './inference-queue.js';
 import { InferenceProcessor } from './inference.processor.js';
 import { InferenceProducer } from './inference.producer.js';
 import { JobEventsService, QUEUE_BACKEND } from './job-events.service.js';
 import { JobsAdminController } from './jobs.admin.controller.js';
+import { JobWaiter } from './job-waiter.service.js';
 import { JobsService } from './jobs.service.js';
 import { selectQueueBackend } from './queue-backend.js';
 import { ResultsController } from './results.controller.js';
+import { SlotReconciler } from './slot-reconciler.service.js';
 
 @Module({})
 export class JobsModule {
@@ -24,8 +28,10 @@ export class JobsModule {
       JobEventsService,
       InferenceProducer,
       JobsService,
+      JobWaiter,
+      ChatCompletionsService,
     ];
-    if (runsWorker(config)) providers.push(InferenceProcessor);
+    if (runsWorker(config)) providers.push(InferenceProcessor, SlotReconciler);
     return {
       module: JobsModule,
       global: true,
@@ -33,6 +39,7 @@ export class JobsModule {
         BullModule.forRoot(backend.options),
         BullModule.registerQueue({ name: INFERENCE_QUEUE }),
         UpstreamModule,
+        StreamingModule,
       ],
       controllers: runsApi(config)
         ? [ChatCompletionsController, ResultsController, JobsAdminController]

@@ -5,6 +5,7 @@ import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { LimitsService } from '../limits/limits.service.js';
 import {
   CANCELLED_REASON,
   FINAL_STATUSES,
@@ -50,6 +51,7 @@ export class JobsService {
     @InjectQueue(INFERENCE_QUEUE)
     private readonly queue: Queue<InferenceJobData, InferenceJobResult>,
     private readonly events: JobEventsService,
+    private readonly limits: LimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -72,13 +74,16 @@ export class JobsService {
     if (FINAL_STATUSES.has(snapshot.view.status)) throw notCancellable(snapshot);
     // Recorded on the job first, so no instance starts or retries it from now on.
     await job.updateData({ ...job.data, cancelRequestedAt: Date.now() });
+    const settled = this.settle(jobId);
     await this.events.requestCancel(jobId);
     const state = await job.getState();
     if (state === 'delayed') await job.promote().catch(() => undefined);
-    if (state === 'active') await this.settle(jobId);
+    if (state === 'active') await settled.wait;
+    settled.cancel();
     const after = await this.load(jobId);
     if (!after) throw jobNotFound(jobId);
     if (after.snapshot.view.status !== 'cancelled') throw notCancellable(after.snapshot);
+    await this.limits.release(tenantId, jobId);
     return after.snapshot;
   }
 
@@ -121,6 +126,8 @@ export class JobsService {
       );
     }
     await found.job.updateProgress({});
+    // A requeued job is open again and counts toward its tenant's concurrency.
+    await this.limits.forceTakeJobSlot(found.job.data.tenantId, jobId);
     await found.job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return (await this.load(jobId))!.snapshot;
   }
@@ -172,17 +179,24 @@ export class JobsService {
     return Date.now() - snapshot.finishedAtMs > ttlS * 1000;
   }
 
-  private settle(jobId: string): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+  /** Resolves `wait` when the job ends (or after a short grace); `cancel` stops listening. */
+  private settle(jobId: string): { wait: Promise<void>; cancel: () => void } {
+    let cancel = (): void => undefined;
+    const wait = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CANCEL_SETTLE_MS);
+      const unsubscribe = this.events.onFinished(jobId, () => resolve());
+      cancel = () => {
+        clearTimeout(timer);
         unsubscribe();
         resolve();
-      }, CANCEL_SETTLE_MS);
-      const unsubscribe = this.events.onFinished(jobId, () => {
-        clearTimeout(timer);
-        resolve();
-      });
+      };
     });
+    return { wait, cancel };
+  }
+
+  /** The state of a job by id, for reconciling concurrency slots. */
+  async stateOf(jobId: string): Promise<string> {
+    return this.queue.getJobState(jobId);
   }
 }
 

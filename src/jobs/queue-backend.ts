@@ -7,6 +7,7 @@ import {
   Worker,
 } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
+import { redisConnectionOptions } from '../config/redis-connection.js';
 
 export type QueueBackendName = 'redis' | 'postgres';
 
@@ -41,20 +42,5 @@ export function selectQueueBackend(config: AppConfig, databaseUrl: string): Queu
     classes: postgres as unknown as QueueBackend['classes'],
     // migrate: BullMQ's tables are created (under an advisory lock) on first connect.
     options: { connection: { connectionString: databaseUrl, migrate: true, max: 20 } as never },
-  };
-}
-
-/** ioredis options from a `redis://` URL. */
-export function redisConnectionOptions(url: string): Record<string, unknown> {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port || 6379),
-    ...(parsed.username && { username: decodeURIComponent(parsed.username) }),
-    ...(parsed.password && { password: decodeURIComponent(parsed.password) }),
-    db: Number(parsed.pathname.slice(1) || 0),
-    ...(parsed.protocol === 'rediss:' && { tls: {} }),
-    // BullMQ's blocking commands must not give up while Redis is briefly away.
-    maxRetriesPerRequest: null,
   };
 }

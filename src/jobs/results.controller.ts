@@ -1,7 +1,11 @@
-import { Controller, Delete, Get, Header, Param } from '@nestjs/common';
-import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, Header, Param, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
+import { AppError } from '../common/app-error.js';
+import { ErrorCode } from '../common/error-code.js';
+import { JobWaiter } from './job-waiter.service.js';
 import { renderJobView } from './job-view.mapper.js';
 import { JobsService } from './jobs.service.js';
 
@@ -25,13 +29,36 @@ const JOB_EXAMPLE = {
 @TenantAccess()
 @Controller('v1/results')
 export class ResultsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly waiter: JobWaiter,
+  ) {}
 
   @Get(':id')
   @Header('content-type', 'application/json; charset=utf-8')
-  @ApiOperation({ summary: "A job's status, retries, error and (once complete) result" })
-  async get(@Param('id') id: string, @CurrentTenant() tenant: TenantPrincipal): Promise<string> {
-    return renderJobView(await this.jobs.get(tenant.tenantId, id));
+  @ApiOperation({
+    summary: "A job's status, retries, error and (once complete) result",
+    description: `Example: ${JSON.stringify(JOB_EXAMPLE)}`,
+  })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    description: 'Long-poll: hold up to N ≤ 60 s for a final status',
+  })
+  async get(
+    @Param('id') id: string,
+    @Query('wait') wait: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentTenant() tenant: TenantPrincipal,
+  ): Promise<string> {
+    const waitS = parseWait(wait);
+    if (waitS === 0) return renderJobView(await this.jobs.get(tenant.tenantId, id));
+    const clientGone = new AbortController();
+    // The response closing before we answered means the client left.
+    reply.raw.once('close', () => clientGone.abort());
+    return renderJobView(
+      await this.waiter.waitForFinal(tenant.tenantId, id, waitS * 1000, clientGone.signal),
+    );
   }
 
   @Delete(':id')
@@ -43,4 +70,21 @@ export class ResultsController {
   async cancel(@Param('id') id: string, @CurrentTenant() tenant: TenantPrincipal): Promise<string> {
     return renderJobView(await this.jobs.cancel(tenant.tenantId, id));
   }
+}
+
+const MAX_LONG_POLL_S = 60;
+
+function parseWait(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_LONG_POLL_S) {
+    throw new AppError(
+      ErrorCode.InvalidValue,
+      `wait must be a number of seconds from 0 to ${MAX_LONG_POLL_S}`,
+      {
+        param: 'wait',
+      },
+    );
+  }
+  return seconds;
 }

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Optional,
+  Param,
+  Patch,
+  Post,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
@@ -10,6 +20,8 @@ import {
   type TenantUpdateDto,
 } from './dto/tenant.dto.js';
 import { toTenantResponse } from './tenants.mapper.js';
+import { TENANT_USAGE_READER, type TenantUsageReader } from './tenant-usage.js';
+import type { Tenant } from './tenant.entity.js';
 import { TenantsService } from './tenants.service.js';
 
 @ApiTags('admin: tenants')
@@ -17,7 +29,10 @@ import { TenantsService } from './tenants.service.js';
 @AdminAccess()
 @Controller('admin/api/tenants')
 export class TenantsAdminController {
-  constructor(private readonly tenants: TenantsService) {}
+  constructor(
+    private readonly tenants: TenantsService,
+    @Optional() @Inject(TENANT_USAGE_READER) private readonly usage?: TenantUsageReader,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -37,16 +52,21 @@ export class TenantsAdminController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List tenants' })
+  @ApiOperation({ summary: "List tenants, each with today's usage" })
   async list(): Promise<{ object: 'list'; data: TenantResponseDto[] }> {
     const tenants = await this.tenants.list();
-    return { object: 'list', data: tenants.map(toTenantResponse) };
+    return {
+      object: 'list',
+      data: await Promise.all(tenants.map((tenant) => this.withUsage(tenant))),
+    };
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One tenant' })
+  @ApiOperation({
+    summary: "One tenant with today's usage: requests this minute, tokens today, open jobs",
+  })
   async get(@Param('id') id: string): Promise<TenantResponseDto> {
-    return toTenantResponse(await this.tenants.get(id));
+    return this.withUsage(await this.tenants.get(id));
   }
 
   @Patch(':id')
@@ -63,5 +83,10 @@ export class TenantsAdminController {
     @Body(new ZodValidationPipe(TenantUpdateSchema)) body: TenantUpdateDto,
   ): Promise<TenantResponseDto> {
     return toTenantResponse(await this.tenants.update(id, body));
+  }
+
+  private async withUsage(tenant: Tenant): Promise<TenantResponseDto> {
+    const response = toTenantResponse(tenant);
+    return this.usage ? { ...response, usage: await this.usage.usage(tenant.id) } : response;
   }
 }

@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { FINAL_STATUSES } from './inference-queue.js';
+import { JobEventsService } from './job-events.service.js';
+import type { JobSnapshot } from './job-view.mapper.js';
+import { JobsService } from './jobs.service.js';
+
+/** Holds a request until its job is final: driven by queue events, never by polling. */
+@Injectable()
+export class JobWaiter {
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly events: JobEventsService,
+  ) {}
+
+  /**
+   * The job once final, or as it stands when `timeoutMs` runs out or `signal` aborts
+   * (the client went away; the job itself goes on).
+   */
+  async waitForFinal(
+    tenantId: string,
+    jobId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<JobSnapshot> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let unsubscribe = (): void => undefined;
+      const stopSleeping = new AbortController();
+      // Subscribe before reading, so an ending between the two is not missed.
+      const finished = new Promise<void>((resolve) => {
+        unsubscribe = this.events.onFinished(jobId, () => resolve());
+      });
+      try {
+        const snapshot = await this.jobs.get(tenantId, jobId);
+        const remaining = deadline - Date.now();
+        if (FINAL_STATUSES.has(snapshot.view.status) || remaining <= 0 || signal?.aborted)
+          return snapshot;
+        const stopped = await Promise.race([
+          finished.then(() => false),
+          sleep(
+            remaining,
+            signal ? AbortSignal.any([signal, stopSleeping.signal]) : stopSleeping.signal,
+          ).then(() => !stopSleeping.signal.aborted),
+        ]);
+        if (stopped) return await this.jobs.get(tenantId, jobId);
+      } finally {
+        unsubscribe();
+        stopSleeping.abort();
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { TenantPrincipal } from '../auth/tenant-principal.js';
+import { AppError } from '../common/app-error.js';
+import { ErrorCode } from '../common/error-code.js';
+import type { TenantUsageDto } from '../tenants/dto/tenant.dto.js';
+import type { TenantUsageReader } from '../tenants/tenant-usage.js';
+import {
+  msUntilUtcMidnight,
+  type AdmissionRefusal,
+  type LimitsStore,
+  type OpenJobSlot,
+  type SlotKind,
+} from './limits-store.js';
+import { rateLimitHeaders } from './rate-limit-headers.js';
+
+export const LIMITS_STORE = Symbol('LIMITS_STORE');
+
+/** Enforces each tenant's rpm, tokens per day and concurrency, exactly across all instances. */
+@Injectable()
+export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
+  private readonly logger = new Logger(LimitsService.name);
+
+  constructor(@Inject(LIMITS_STORE) private readonly store: LimitsStore) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+
+  /**
+   * Admits a request (one slot, one place in the window) or throws the contract's 429.
+   * Returns the `x-ratelimit-*` headers for the answer.
+   */
+  async admit(
+    tenant: TenantPrincipal,
+    admissionId: string,
+    kind: SlotKind,
+  ): Promise<Record<string, string>> {
+    const result = await this.guard(() =>
+      this.store.admit({ tenantId: tenant.tenantId, admissionId, kind, limits: tenant.limits }),
+    );
+    const headers = rateLimitHeaders(tenant.limits, result.counters);
+    if (result.admitted) return headers;
+    throw refusalError(result.refusal, tenant, result.counters.windowResetMs, headers);
+  }
+
+  /** Undoes an admission whose request failed before a job or stream took it over. */
+  async rollback(tenantId: string, admissionId: string): Promise<void> {
+    await this.store.rollback(tenantId, admissionId).catch((error: Error) => {
+      this.logger.warn(`could not roll back admission ${admissionId}: ${error.message}`);
+    });
+  }
+
+  /** Frees a job's or stream's slot and charges its tokens. Idempotent; never throws. */
+  async release(tenantId: string, slotId: string, tokens = 0): Promise<void> {
+    await this.store.release(tenantId, slotId, tokens).catch((error: Error) => {
+      // The slot reconciler frees it later; the job itself is unaffected.
+      this.logger.warn(`could not release slot ${slotId}: ${error.message}`);
+    });
+  }
+
+  forceTakeJobSlot(tenantId: string, jobId: string): Promise<void> {
+    return this.guard(() => this.store.forceTakeJobSlot(tenantId, jobId));
+  }
+
+  async refreshStreamSlot(tenantId: string, streamId: string): Promise<void> {
+    await this.store.refreshStreamSlot(tenantId, streamId).catch(() => undefined);
+  }
+
+  listJobSlots(olderThanMs: number): Promise<OpenJobSlot[]> {
+    return this.store.listJobSlots(olderThanMs);
+  }
+
+  async usage(tenantId: string): Promise<TenantUsageDto> {
+    const counters = await this.guard(() => this.store.counters(tenantId));
+    return {
+      requests_this_minute: counters.requestsInWindow,
+      tokens_today: counters.tokensToday,
+      open_jobs: counters.openSlots,
+    };
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new AppError(
+        ErrorCode.ServiceUnavailable,
+        'Limit counters are unreachable; try again shortly',
+        {
+          retryAfterS: 1,
+          cause: error,
+        },
+      );
+    }
+  }
+}
+
+function refusalError(
+  refusal: AdmissionRefusal,
+  tenant: TenantPrincipal,
+  windowResetMs: number,
+  headers: Record<string, string>,
+): AppError {
+  switch (refusal) {
+    case 'rate_limit':
+      return new AppError(
+        ErrorCode.RateLimitExceeded,
+        `Rate limit reached for tenant ${tenant.tenantName}: ${tenant.limits.rpm} requests per minute`,
+        { retryAfterS: windowResetMs / 1000, headers },
+      );
+    case 'daily_tokens':
+      return new AppError(
+        ErrorCode.DailyTokenLimitExceeded,
+        `Tenant ${tenant.tenantName} has used its ${tenant.limits.tokensPerDay} tokens for today (UTC)`,
+        { retryAfterS: msUntilUtcMidnight(Date.now()) / 1000, headers },
+      );
+    case 'concurrency':
+      return new AppError(
+        ErrorCode.ConcurrencyLimitExceeded,
+        `Tenant ${tenant.tenantName} already has ${tenant.limits.maxConcurrent} jobs open`,
+        { retryAfterS: 1, headers },
+      );
+  }
+}

@@ -1,0 +1,193 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import type { Dispatcher } from 'undici';
+import type { TenantPrincipal } from '../auth/tenant-principal.js';
+import { AppError } from '../common/app-error.js';
+import { ErrorCode } from '../common/error-code.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { Admission } from '../limits/admission.js';
+import { STREAM_SLOT_TTL_MS } from '../limits/limits-store.js';
+import { LimitsService } from '../limits/limits.service.js';
+import type { UpstreamNode } from '../upstream/upstream-node.js';
+import { UpstreamRegistry } from '../upstream/upstream-registry.service.js';
+import { eventData, sseEvents, usageOf } from './sse-events.js';
+
+export interface StreamRequest {
+  reply: FastifyReply;
+  tenant: TenantPrincipal;
+  admission: Admission;
+  /** The client's parsed request body. */
+  body: Record<string, unknown>;
+  model: string;
+  /** Whether the client asked for the usage chunk itself. */
+  includeUsage: boolean;
+}
+
+// Bytes of an upstream error body worth reading for its message.
+const MAX_ERROR_BODY_BYTES = 4096;
+
+/**
+ * `"stream": true`: straight to one backend node, never queued, never retried. Each event is
+ * written to the client the moment it arrives; a client that leaves aborts the backend call.
+ */
+@Injectable()
+export class StreamingService {
+  constructor(
+    private readonly registry: UpstreamRegistry,
+    private readonly limits: LimitsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async proxy(stream: StreamRequest): Promise<void> {
+    const { reply, tenant, admission } = stream;
+    // From here this stream frees its own slot, whatever happens.
+    admission.handedOver = true;
+    const clientGone = new AbortController();
+    const onClose = (): void => clientGone.abort(new Error('client disconnected'));
+    reply.raw.on('close', onClose);
+    const heartbeat = setInterval(
+      () => void this.limits.refreshStreamSlot(tenant.tenantId, admission.id),
+      STREAM_SLOT_TTL_MS / 3,
+    );
+    let totalTokens = 0;
+    try {
+      const upstream = await this.open(stream, clientGone.signal);
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+        connection: 'keep-alive',
+      });
+      reply.raw.flushHeaders();
+      try {
+        for await (const event of sseEvents(upstream.body)) {
+          const data = eventData(event);
+          const usage = data === undefined ? undefined : usageOf(data);
+          if (usage) totalTokens = usage.totalTokens;
+          // Usage is always requested upstream; its chunk reaches only clients who asked for it.
+          if (usage?.usageOnly && !stream.includeUsage) continue;
+          reply.raw.write(`${event}\n\n`);
+        }
+      } catch (error) {
+        if (!clientGone.signal.aborted) {
+          const failure = new AppError(
+            ErrorCode.UpstreamError,
+            `Backend stream broke off: ${(error as Error).message}`,
+          );
+          reply.raw.write(`data: ${JSON.stringify(failure.toBody())}\n\n`);
+        }
+      }
+      reply.raw.end();
+    } finally {
+      clearInterval(heartbeat);
+      reply.raw.off('close', onClose);
+      await this.limits.release(tenant.tenantId, admission.id, totalTokens);
+    }
+  }
+
+  /** Opens the upstream stream; connection failures fail over to the next node, others answer at once. */
+  private async open(
+    stream: StreamRequest,
+    clientGone: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    const route = this.registry.route(stream.model);
+    if (route.nodes.length === 0) {
+      throw new AppError(
+        ErrorCode.NoUpstreamAvailable,
+        `No ${route.provider} node available for model ${stream.model}`,
+      );
+    }
+    const streamOptions = stream.body.stream_options;
+    const body = JSON.stringify({
+      ...stream.body,
+      model: route.upstreamModel,
+      stream_options: {
+        ...(typeof streamOptions === 'object' ? streamOptions : {}),
+        include_usage: true,
+      },
+    });
+    let lastError: AppError | undefined;
+    for (const node of route.nodes) {
+      try {
+        return await this.request(node, body, clientGone);
+      } catch (error) {
+        if (clientGone.aborted) throw error;
+        if (!(error instanceof AppError)) throw error;
+        lastError = error;
+        if (error.code !== ErrorCode.UpstreamError || error.status !== 502) break;
+      }
+    }
+    throw lastError!;
+  }
+
+  private async request(
+    node: UpstreamNode,
+    body: string,
+    clientGone: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    const timeoutMs = this.config.upstream.timeoutMs;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await node.pool.request({
+        method: 'POST',
+        path: node.path('/chat/completions'),
+        headers: node.headers({ 'content-type': 'application/json', accept: 'text/event-stream' }),
+        body,
+        signal: clientGone,
+        // Until the first byte, and then between two chunks.
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } catch (error) {
+      if (clientGone.aborted) throw error;
+      const code = (error as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+        throw new AppError(
+          ErrorCode.UpstreamTimeout,
+          `Backend ${node.url} sent nothing within ${timeoutMs} ms`,
+        );
+      }
+      throw new AppError(
+        ErrorCode.UpstreamError,
+        `Backend ${node.url} unreachable: ${(error as Error).message}`,
+      );
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) return response;
+    const text = await readCapped(response.body);
+    throw new AppError(
+      ErrorCode.UpstreamError,
+      `Backend returned ${response.statusCode}: ${upstreamMessage(text)}`,
+      {
+        status:
+          response.statusCode >= 400 && response.statusCode <= 599 ? response.statusCode : 502,
+      },
+    );
+  }
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= MAX_ERROR_BODY_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8');
+}
+
+function upstreamMessage(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof parsed.error?.message === 'string') return parsed.error.message.slice(0, 500);
+  } catch {
+    // not JSON
+  }
+  return text.trim().slice(0, 500) || 'no message';
+}
