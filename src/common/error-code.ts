@@ -7,6 +7,7 @@ export enum ErrorCode {
   InvalidApiKey = 'invalid_api_key',
   Unauthorized = 'unauthorized',
   TenantSuspended = 'tenant_suspended',
+  CsrfTokenInvalid = 'csrf_token_invalid',
   JobNotFound = 'job_not_found',
   ModelNotFound = 'model_not_found',
   RouteNotFound = 'route_not_found',
@@ -50,6 +51,7 @@ export function describeErrorCode(code: ErrorCode): { status: number; type: Erro
     case ErrorCode.Unauthorized:
       return { status: 401, type: 'authentication_error' };
     case ErrorCode.TenantSuspended:
+    case ErrorCode.CsrfTokenInvalid:
       return { status: 403, type: 'permission_error' };
     case ErrorCode.JobNotFound:
     case ErrorCode.ModelNotFound:

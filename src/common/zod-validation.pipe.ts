@@ -14,7 +14,7 @@ export class ZodValidationPipe<T extends z.ZodType> implements PipeTransform<unk
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0];
     const param = issue.path.join('.') || null;
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
     const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : undefined;
     throw new AppError(
       missing ? ErrorCode.MissingRequiredField : ErrorCode.InvalidValue,
@@ -33,3 +33,12 @@ type SchemaObject = NonNullable<
 /** The OpenAPI schema of a zod schema, for `@ApiBody`. */
 export const openApiSchema = (schema: z.ZodType): SchemaObject =>
   z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as SchemaObject;
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}

@@ -24,10 +24,20 @@ export interface AppConfig {
   readonly retention: { readonly resultTtlS: number; readonly deadTtlS: number };
   readonly syncWaitMaxS: number;
   readonly adminToken: string | undefined;
+  /** The first dashboard admin, created at start-up when missing (`ADMIN_EMAIL`, `ADMIN_PASSWORD`). */
+  readonly firstAdmin: { readonly email: string; readonly password: string } | undefined;
   readonly mode: ProcessMode;
   readonly workerConcurrency: number;
   readonly logLevel: string;
 }
+
+// Never echoed back in a start-up error.
+const SECRET_VARIABLES = new Set([
+  'ADMIN_TOKEN',
+  'ADMIN_PASSWORD',
+  'BUS_API_KEY',
+  'PISTACHIO_API_KEY',
+]);
 
 /** Validates `env` and builds the configuration; throws a `ConfigError` naming each bad variable. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): AppConfig {
@@ -35,11 +45,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name] ?? '');
+      return `${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  // One without the other would silently create no admin.
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    const missing = e.ADMIN_EMAIL === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
+    throw new ConfigError(
+      `Invalid configuration:\n  ${missing}="": set ADMIN_EMAIL and ADMIN_PASSWORD together`,
+    );
+  }
   return deepFreeze({
     http: { port: e.PORT, host: e.HOST, maxBodyBytes: e.MAX_BODY_BYTES },
     database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR },
@@ -60,6 +78,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     retention: { resultTtlS: e.RESULT_TTL_S, deadTtlS: e.DEAD_TTL_S },
     syncWaitMaxS: e.SYNC_WAIT_MAX_S,
     adminToken: e.ADMIN_TOKEN,
+    firstAdmin:
+      e.ADMIN_EMAIL && e.ADMIN_PASSWORD
+        ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD }
+        : undefined,
     mode: e.MODE,
     workerConcurrency: e.WORKER_CONCURRENCY,
     logLevel: e.LOG_LEVEL,

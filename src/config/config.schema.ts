@@ -77,6 +77,20 @@ export const envSchema = z.object({
   SYNC_WAIT_MAX_S: integer(1).default(600),
   /** Bearer token for the admin API. */
   ADMIN_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** Email of the first dashboard admin, created at start-up if missing (with `ADMIN_PASSWORD`). */
+  ADMIN_EMAIL: optionalString.pipe(
+    z
+      .string()
+      .toLowerCase()
+      .refine((value) => /^[^\s@]+@[^\s@]+$/.test(value), 'must be an email address')
+      .optional(),
+  ),
+  /** Password of that first admin (12+ characters); ignored once the admin exists. */
+  ADMIN_PASSWORD: z
+    .string()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(z.string().min(12, 'must be at least 12 characters').max(1024).optional()),
   /** Which roles this process runs. */
   MODE: z.enum(['api', 'worker', 'all']).default('all'),
   /** Backend calls in flight per worker process. */

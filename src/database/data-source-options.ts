@@ -2,14 +2,17 @@ import type { DataSourceOptions } from 'typeorm';
 import { ApiKey } from '../tenants/api-key.entity.js';
 import { Tenant } from '../tenants/tenant.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
+import { AdminAccounts1795630886537 } from './migrations/1795630886537-admin-accounts.js';
+import { AdminSession } from '../admins/admin-session.entity.js';
+import { AdminUser } from '../admins/admin-user.entity.js';
 
 /** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
 export function buildDataSourceOptions(url: string): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: [Tenant, ApiKey],
-    migrations: [InitialSchema1764100000000],
+    entities: [Tenant, ApiKey, AdminUser, AdminSession],
+    migrations: [InitialSchema1764100000000, AdminAccounts1795630886537],
     // One transaction per migration run, so a failed start leaves no half-applied schema.
     migrationsTransactionMode: 'all',
     synchronize: false,

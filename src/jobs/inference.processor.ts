@@ -1,6 +1,6 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { LimitsService } from '../limits/limits.service.js';
@@ -26,6 +26,9 @@ export class RetryableAttemptError extends Error {
     super(message);
   }
 }
+
+// Aborts this worker's attempts when the process stops: the jobs go back to the queue unharmed.
+const SHUTDOWN_REASON = 'worker shutting down';
 
 // A cancel request can overtake the job's start on another instance; remember it this long.
 const CANCEL_MEMORY_MS = 60_000;
@@ -69,11 +72,13 @@ export class InferenceProcessor
 
   onModuleDestroy(): void {
     this.unsubscribe?.();
+    // Without this, closing the worker would wait for every backend call (up to the timeout).
+    this.worker.cancelAllJobs(SHUTDOWN_REASON);
   }
 
   async process(
     job: Job<InferenceJobData, InferenceJobResult>,
-    _token?: string,
+    token?: string,
     signal?: AbortSignal,
   ): Promise<InferenceJobResult> {
     if (this.isCancelled(job)) return this.endCancelled(job);
@@ -86,6 +91,11 @@ export class InferenceProcessor
       return answer;
     } catch (error) {
       if (this.isCancelled(job)) return this.endCancelled(job);
+      if (abort.aborted && abort.reason === SHUTDOWN_REASON) {
+        // Back to the queue without spending a retry; another worker (or this one, restarted) runs it.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
       if (!(error instanceof UpstreamFailureError)) throw error;
       const { failure } = error;
       const decision = decideRetry(failure, job.attemptsMade, this.config.retry);

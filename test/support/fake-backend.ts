@@ -34,8 +34,16 @@ export interface FakeRequest {
   responseBody?: string;
 }
 
+/** What the fake backend does with `GET /models` (the health probe). */
+export type FakeModelsBehaviour =
+  | { type: 'ok' }
+  | { type: 'status'; status: number }
+  /** Holds the request open until the client gives up. */
+  | { type: 'hang' };
+
 export interface FakeBackendOptions {
   models?: string[];
+  modelsBehaviour?: FakeModelsBehaviour;
   port?: number;
   defaultBehaviour?: FakeBehaviour;
 }
@@ -47,7 +55,11 @@ export interface FakeBackendOptions {
  */
 export class FakeBackend extends EventEmitter {
   readonly requests: FakeRequest[] = [];
+  /** Chat completion requests open right now, and the most ever open at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   models: string[];
+  modelsBehaviour: FakeModelsBehaviour;
   defaultBehaviour: FakeBehaviour;
   private readonly scripts = new Map<string, FakeBehaviour[]>();
   private refusing = false;
@@ -61,6 +73,7 @@ export class FakeBackend extends EventEmitter {
     super();
     this.setMaxListeners(0);
     this.models = options.models ?? ['fake-model'];
+    this.modelsBehaviour = options.modelsBehaviour ?? { type: 'ok' };
     this.defaultBehaviour = options.defaultBehaviour ?? { type: 'ok' };
   }
 
@@ -106,6 +119,23 @@ export class FakeBackend extends EventEmitter {
     return this.requests.filter(
       (request) =>
         request.path.endsWith('/chat/completions') && (!marker || request.prompt.includes(marker)),
+    );
+  }
+
+  /** `GET /models` requests (health probes) received so far. */
+  modelRequests(): FakeRequest[] {
+    return this.requests.filter(
+      (request) => request.method === 'GET' && request.path.endsWith('/models'),
+    );
+  }
+
+  /** Resolves with the next `GET /models` request (a probe) received from now on. */
+  nextModelRequest(timeoutMs = 10_000): Promise<FakeRequest> {
+    const after = this.nextId;
+    return this.waitForRequest(
+      (request) =>
+        request.id >= after && request.method === 'GET' && request.path.endsWith('/models'),
+      timeoutMs,
     );
   }
 
@@ -179,6 +209,11 @@ export class FakeBackend extends EventEmitter {
       finished: false,
     };
     this.requests.push(record);
+    const isCompletion = record.path.endsWith('/chat/completions');
+    if (isCompletion) this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    response.on('close', () => {
+      if (isCompletion) this.inFlight--;
+    });
     response.on('close', () => {
       if (!response.writableFinished) {
         record.aborted = true;
@@ -189,6 +224,13 @@ export class FakeBackend extends EventEmitter {
     this.emit('request', record);
 
     if (record.method === 'GET' && record.path.endsWith('/models')) {
+      if (this.modelsBehaviour.type === 'hang') return;
+      if (this.modelsBehaviour.type === 'status') {
+        json(response, this.modelsBehaviour.status, {
+          error: { message: `fake status ${this.modelsBehaviour.status}`, type: 'fake_error' },
+        });
+        return;
+      }
       json(response, 200, {
         object: 'list',
         data: this.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
