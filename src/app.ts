@@ -3,10 +3,11 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { serveAdminUi } from './admin-ui-static.js';
 import { registerJsonBodyParser } from './common/json-body-parser.js';
 import { AppModule } from './app.module.js';
 import { PinoNestLogger } from './common/logger.js';
-import type { AppConfig } from './config/app-config.js';
+import { runsApi, type AppConfig } from './config/app-config.js';
 import { VERSION } from './health/health.service.js';
 
 /** Builds the whole application (not yet listening); shared by main.ts and the tests. */
@@ -46,8 +47,10 @@ export async function createApp(
         'x-api-key',
       )
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
+      .addCookieAuth('infq_admin_session', { type: 'apiKey', in: 'cookie' }, 'admin-session')
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  if (runsApi(config)) await serveAdminUi(app);
   return app;
 }

@@ -1,6 +1,10 @@
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { AdminsModule } from './admins/admins.module.js';
+import { AdminsService } from './admins/admins.service.js';
+import { toAdminUserResponse } from './admins/admins.mapper.js';
+import { readPassword } from './admins/password-prompt.js';
 import { AppError } from './common/app-error.js';
 import { createLogger } from './common/logger.js';
 import { loadConfig, type AppConfig } from './config/app-config.js';
@@ -20,14 +24,24 @@ const USAGE = `Usage: npm run cli -- <command>
   tenants:list
   keys:create <tenant id or name> [--name NAME]
   keys:list <tenant id or name>
-  keys:revoke <key id>`;
+  keys:revoke <key id>
+  admins:create <email>          password from the prompt, or the first line of piped stdin
+  admins:set-password <email>    same; signs the admin out everywhere
+  admins:list
+  admins:delete <email>
+  openapi                        print the OpenAPI document (no database needed)`;
 
 @Module({})
 class CliModule {
   static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(databaseUrl), TenantsModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(databaseUrl),
+        TenantsModule,
+        AdminsModule,
+      ],
     };
   }
 }
@@ -40,6 +54,13 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfig(readEnv());
+  if (command === 'openapi') {
+    console.log(JSON.stringify(await buildOpenApiDocument(config), null, 2));
+    return;
+  }
+  const password = ['admins:create', 'admins:set-password'].includes(command)
+    ? await readPassword(`Password for ${required(positional[0], 'email')}: `)
+    : undefined;
   const logger = createLogger('warn');
   const embedded = config.database.url
     ? undefined
@@ -51,6 +72,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     const tenants = context.get(TenantsService);
     const keys = context.get(ApiKeysService);
+    const admins = context.get(AdminsService);
     const print = (value: unknown): void => console.log(JSON.stringify(value, null, 2));
     switch (command) {
       case 'tenants:create': {
@@ -88,12 +110,42 @@ async function main(argv: string[]): Promise<void> {
       case 'keys:revoke':
         print(toApiKeyResponse(await keys.revoke(required(positional[0], 'key id'))));
         break;
+      case 'admins:create':
+        print(toAdminUserResponse(await admins.create(positional[0], password!)));
+        break;
+      case 'admins:set-password':
+        print(toAdminUserResponse(await admins.setPassword(positional[0], password!)));
+        break;
+      case 'admins:list':
+        print((await admins.list()).map(toAdminUserResponse));
+        break;
+      case 'admins:delete':
+        print(toAdminUserResponse(await admins.delete(required(positional[0], 'email'))));
+        break;
       default:
         throw new Error(`Unknown command "${command}"\n${USAGE}`);
     }
   } finally {
     await context.close();
     await embedded?.stop();
+  }
+}
+
+/** The OpenAPI document of the whole app, built without connecting to anything (for admin-ui). */
+async function buildOpenApiDocument(config: AppConfig): Promise<unknown> {
+  const [{ AppModule }, { FastifyAdapter }, { DocumentBuilder, SwaggerModule }] = await Promise.all(
+    [import('./app.module.js'), import('@nestjs/platform-fastify'), import('@nestjs/swagger')],
+  );
+  // Preview mode builds the module graph without instantiating providers: no database needed.
+  const app = await NestFactory.create(
+    AppModule.forRoot(config, config.database.url ?? 'postgres://preview@127.0.0.1/preview'),
+    new FastifyAdapter(),
+    { preview: true, logger: false },
+  );
+  try {
+    return SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('infq').build());
+  } finally {
+    await app.close();
   }
 }
 

@@ -8,14 +8,9 @@ import { ErrorCode } from '../common/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { API_KEY_PREFIX } from '../tenants/api-key-secret.js';
+import type { AdminPrincipal } from './admin-principal.js';
 
 export const ADMIN_TOKEN_STRATEGY = 'admin-token';
-
-/** The admin principal; `via` says how it signed in. */
-export interface AdminPrincipal {
-  readonly admin: true;
-  readonly via: 'token' | 'session';
-}
 
 /** Passport strategy for `Authorization: Bearer $ADMIN_TOKEN`. */
 @Injectable()
