@@ -5,6 +5,7 @@ import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-s
 import { AdminAccounts1795630886537 } from './migrations/1795630886537-admin-accounts.js';
 import { AdminSession } from '../admins/admin-session.entity.js';
 import { AdminUser } from '../admins/admin-user.entity.js';
+import { LimitCounters1764100001000 } from './migrations/1764100001000-limit-counters.js';
 
 /** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
 export function buildDataSourceOptions(url: string): DataSourceOptions {
@@ -12,7 +13,11 @@ export function buildDataSourceOptions(url: string): DataSourceOptions {
     type: 'postgres',
     url,
     entities: [Tenant, ApiKey, AdminUser, AdminSession],
-    migrations: [InitialSchema1764100000000, AdminAccounts1795630886537],
+    migrations: [
+      InitialSchema1764100000000,
+      LimitCounters1764100001000,
+      AdminAccounts1795630886537,
+    ],
     // One transaction per migration run, so a failed start leaves no half-applied schema.
     migrationsTransactionMode: 'all',
     synchronize: false,
