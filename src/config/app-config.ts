@@ -14,6 +14,7 @@ export interface AppConfig {
     readonly pistachioUrl: string | undefined;
     readonly pistachioApiKey: string | undefined;
     readonly timeoutMs: number;
+    readonly probeIntervalMs: number;
   };
   readonly retry: { readonly baseMs: number; readonly maxMs: number; readonly maxRetries: number };
   readonly limits: {
@@ -68,6 +69,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       pistachioUrl: e.PISTACHIO_URL?.replace(/\/+$/, ''),
       pistachioApiKey: e.PISTACHIO_API_KEY,
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      probeIntervalMs: e.UPSTREAM_PROBE_INTERVAL_MS,
     },
     retry: { baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS, maxRetries: e.MAX_RETRIES },
     limits: {

@@ -61,6 +61,8 @@ export const envSchema = z.object({
   MAX_RETRIES: integer(0, 10_000).default(50),
   /** Time allowed for one backend attempt. */
   UPSTREAM_TIMEOUT_MS: integer(1).default(120_000),
+  /** How often each backend node's `GET /models` is probed (health and model catalogue). */
+  UPSTREAM_PROBE_INTERVAL_MS: integer(50, 3_600_000).default(5_000),
   /** Requests per minute for tenants created without their own limit. */
   DEFAULT_RPM: integer(1).default(20),
   /** Tokens per UTC day for tenants created without their own limit. */

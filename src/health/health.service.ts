@@ -17,15 +17,21 @@ export interface HealthReport {
   };
 }
 
-// Pollers may hit /health every second from many places: one report serves them all this long.
-const REPORT_TTL_MS = 500;
+// Pollers may hit /health every second from many places: one database and queue check serves
+// them all this long. Node state is read from memory on every call.
+const CHECK_TTL_MS = 500;
 const PROBE_TIMEOUT_MS = 2_000;
 export const VERSION = '0.1.0';
+
+interface DependencyCheck {
+  counts: QueueCounts | undefined;
+  database: 'ok' | 'down';
+}
 
 @Injectable()
 export class HealthService {
   private readonly startedAt = Date.now();
-  private cached: { at: number; report: Promise<HealthReport> } | undefined;
+  private cached: { at: number; check: Promise<DependencyCheck> } | undefined;
 
   constructor(
     private readonly jobs: JobsService,
@@ -34,15 +40,43 @@ export class HealthService {
     @Inject(QUEUE_BACKEND) private readonly backend: QueueBackend,
   ) {}
 
-  report(): Promise<HealthReport> {
+  async report(): Promise<HealthReport> {
     const now = Date.now();
-    if (!this.cached || now - this.cached.at > REPORT_TTL_MS) {
-      this.cached = { at: now, report: this.build() };
+    if (!this.cached || now - this.cached.at > CHECK_TTL_MS) {
+      this.cached = { at: now, check: this.checkDependencies() };
     }
-    return this.cached.report;
+    const { counts, database } = await this.cached.check;
+    const upstreams = this.upstreamSummary();
+    const down = database === 'down' || counts === undefined;
+    // A configured pool with no healthy node: jobs for it wait for their retries.
+    const degraded =
+      (upstreams.bus.nodes > 0 && upstreams.bus.healthy === 0) ||
+      (upstreams.pistachio.configured && !upstreams.pistachio.healthy);
+    return {
+      status: down ? 'down' : degraded ? 'degraded' : 'ok',
+      version: VERSION,
+      uptime_s: Math.floor((Date.now() - this.startedAt) / 1000),
+      queue: { backend: this.backend.name, ...counts },
+      database,
+      upstreams,
+    };
   }
 
-  private async build(): Promise<HealthReport> {
+  private upstreamSummary(): HealthReport['upstreams'] {
+    const { busNodes, pistachio } = this.upstreams;
+    return {
+      bus: {
+        nodes: busNodes.length,
+        healthy: busNodes.filter((node) => node.health.isHealthy).length,
+      },
+      pistachio: {
+        configured: pistachio !== undefined,
+        healthy: pistachio?.health.isHealthy ?? false,
+      },
+    };
+  }
+
+  private async checkDependencies(): Promise<DependencyCheck> {
     const [counts, database] = await Promise.all([
       withTimeout(this.jobs.counts()).catch(() => undefined),
       withTimeout(this.dataSource.query('SELECT 1')).then(
@@ -50,22 +84,7 @@ export class HealthService {
         () => 'down' as const,
       ),
     ]);
-    const busNodes = this.upstreams.busNodes.length;
-    const busHealthy = busNodes;
-    const pistachio = this.upstreams.pistachio !== undefined;
-    const down = database === 'down' || counts === undefined;
-    const degraded = busNodes > 0 && busHealthy === 0;
-    return {
-      status: down ? 'down' : degraded ? 'degraded' : 'ok',
-      version: VERSION,
-      uptime_s: Math.floor((Date.now() - this.startedAt) / 1000),
-      queue: { backend: this.backend.name, ...counts },
-      database,
-      upstreams: {
-        bus: { nodes: busNodes, healthy: busHealthy },
-        pistachio: { configured: pistachio, healthy: pistachio },
-      },
-    };
+    return { counts, database };
   }
 }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { errors } from 'undici';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { readCapped } from './capped-body.js';
 import { parseRetryAfter, UpstreamFailureError, type UpstreamFailure } from './upstream-failure.js';
 import type { UpstreamNode } from './upstream-node.js';
 import { UpstreamRegistry } from './upstream-registry.service.js';
@@ -26,9 +27,10 @@ export class ChatCompletionsClient {
   ) {}
 
   /**
-   * One attempt. Nodes serving the model are tried in stake order; only a connection failure
-   * (no response) moves on to the next. Throws `UpstreamFailureError`, or the signal's reason
-   * when `signal` aborts.
+   * One attempt. The healthy nodes serving the model are tried in stake order; only a connection
+   * failure (no response) moves on to the next. Each call's outcome feeds the node's health.
+   * Throws `UpstreamFailureError` (`no_upstream` when no node is eligible), or the signal's
+   * reason when `signal` aborts.
    */
   async complete(
     requestBody: string,
@@ -39,17 +41,26 @@ export class ChatCompletionsClient {
     if (route.nodes.length === 0) {
       throw new UpstreamFailureError({
         kind: 'no_upstream',
-        message: `no ${route.provider} node is configured for model ${model}`,
+        message: route.unavailableReason ?? `no node serves model ${model}`,
       });
     }
     const body =
       route.upstreamModel === model ? requestBody : replaceModel(requestBody, route.upstreamModel);
     let lastFailure: UpstreamFailure | undefined;
-    for (const node of route.nodes) {
+    for (const [index, node] of route.nodes.entries()) {
+      // A node found down by a concurrent call since the route was drawn is skipped.
+      if (index > 0 && !node.isEligible(route.upstreamModel)) continue;
+      const call = this.registry.startCall(node);
       try {
-        return await this.post(node, body, signal);
+        const answer = await this.post(node, body, signal);
+        call.succeed();
+        return answer;
       } catch (error) {
-        if (!(error instanceof UpstreamFailureError)) throw error;
+        if (!(error instanceof UpstreamFailureError)) {
+          call.abandon();
+          throw error;
+        }
+        call.fail(error.failure);
         lastFailure = error.failure;
         if (lastFailure.kind !== 'connection') break;
       }
@@ -73,7 +84,7 @@ export class ChatCompletionsClient {
         signal: combined,
       });
       if (response.statusCode < 200 || response.statusCode >= 300) {
-        const text = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
+        const { text } = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
         throw new UpstreamFailureError({
           kind: 'http',
           node: node.url,
@@ -140,23 +151,6 @@ function errorMessage(text: string, status: number): string {
     // not JSON: fall through to the raw text
   }
   return text.trim().slice(0, 500) || `HTTP ${status}`;
-}
-
-async function readCapped(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  limit: number,
-): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 function describeNetworkError(error: unknown): string {

@@ -1,10 +1,14 @@
 import { Pool } from 'undici';
+import { NodeHealth } from './node-health.js';
 
 export type UpstreamProvider = 'bus' | 'pistachio';
 
-/** One backend node: where it is, how much stake it has, and its keep-alive pool. */
+/** One backend node: where it is, how much stake it has, its pools and its health. */
 export class UpstreamNode {
   readonly pool: Pool;
+  /** Health probes get their own connection, so a node busy with long calls still answers them. */
+  readonly probePool: Pool;
+  readonly health = new NodeHealth();
   /** The base URL's path (`/v1`), prefixed to every request path. */
   private readonly basePath: string;
 
@@ -24,6 +28,17 @@ export class UpstreamNode {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+    this.probePool = new Pool(parsed.origin, {
+      connections: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /** Healthy and, as far as its last probe says, serving `model`. */
+  isEligible(model: string): boolean {
+    return this.health.isHealthy && this.health.serves(model);
   }
 
   path(suffix: string): string {
@@ -35,5 +50,13 @@ export class UpstreamNode {
       ...(this.apiKey && { authorization: `Bearer ${this.apiKey}` }),
       ...extra,
     };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([
+      this.pool.close().catch(() => undefined),
+      // A probe may be hanging on a dead node; there is nothing to wait for.
+      this.probePool.destroy().catch(() => undefined),
+    ]);
   }
 }

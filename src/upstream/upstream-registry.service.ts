@@ -1,7 +1,10 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import type { CallOutcome, HealthTransition } from './node-health.js';
 import { stakeWeightedOrder } from './stake-order.js';
+import type { UpstreamFailure } from './upstream-failure.js';
 import { UpstreamNode, type UpstreamProvider } from './upstream-node.js';
 
 export const PISTACHIO_MODEL_PREFIX = 'pistachio/';
@@ -11,14 +14,32 @@ export interface UpstreamRoute {
   provider: UpstreamProvider;
   /** The model as the backend knows it (`pistachio/x` → `x`). */
   upstreamModel: string;
+  /** Healthy nodes serving the model, in stake-weighted random order; empty when there is none. */
   nodes: UpstreamNode[];
+  /** Why `nodes` is empty, for the `no_upstream_available` message; undefined when it is not. */
+  unavailableReason?: string;
 }
 
-/** The configured backends, described as data. */
+/**
+ * One call to a node, counted in its in-flight figure until it ends. End it exactly once with its
+ * outcome (later ends are ignored): failures with no answer count towards marking the node down.
+ */
+export interface NodeCall {
+  succeed(): void;
+  fail(failure: UpstreamFailure): void;
+  /** The caller gave up (client cancel or disconnect); says nothing about the node. */
+  abandon(): void;
+}
+
+const NODE_UNHEALTHY_EVENT = 'unhealthy';
+
+/** The configured backends, described as data, with their health; routing chooses among them. */
 @Injectable()
 export class UpstreamRegistry implements OnApplicationShutdown {
   readonly busNodes: readonly UpstreamNode[];
   readonly pistachio: UpstreamNode | undefined;
+  private readonly logger = new Logger(UpstreamRegistry.name);
+  private readonly events = new EventEmitter();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const { busNodes, busApiKey, pistachioUrl, pistachioApiKey } = config.upstream;
@@ -30,20 +51,92 @@ export class UpstreamRegistry implements OnApplicationShutdown {
       : undefined;
   }
 
-  /** The route for `model`: Pistachio for `pistachio/…`, else the bus nodes in stake order. */
+  /** Every configured node: the bus nodes, then Pistachio. */
+  get nodes(): readonly UpstreamNode[] {
+    return this.pistachio ? [...this.busNodes, this.pistachio] : this.busNodes;
+  }
+
+  /**
+   * The route for `model`: Pistachio for `pistachio/…` (prefix removed), else the healthy bus
+   * nodes that serve it, ordered by stake-weighted draws. Each call draws a new order.
+   */
   route(model: string): UpstreamRoute {
     if (model.startsWith(PISTACHIO_MODEL_PREFIX)) {
-      return {
-        provider: 'pistachio',
-        upstreamModel: model.slice(PISTACHIO_MODEL_PREFIX.length),
-        nodes: this.pistachio ? [this.pistachio] : [],
-      };
+      const upstreamModel = model.slice(PISTACHIO_MODEL_PREFIX.length);
+      const pistachio = this.pistachio;
+      if (!pistachio) {
+        return {
+          provider: 'pistachio',
+          upstreamModel,
+          nodes: [],
+          unavailableReason: 'Pistachio is not configured',
+        };
+      }
+      if (!pistachio.isEligible(upstreamModel)) {
+        const reason = pistachio.health.isHealthy
+          ? `Pistachio does not serve model ${upstreamModel}`
+          : 'Pistachio is unhealthy';
+        return { provider: 'pistachio', upstreamModel, nodes: [], unavailableReason: reason };
+      }
+      return { provider: 'pistachio', upstreamModel, nodes: [pistachio] };
     }
-    return { provider: 'bus', upstreamModel: model, nodes: stakeWeightedOrder(this.busNodes) };
+    const eligible = this.busNodes.filter((node) => node.isEligible(model));
+    if (eligible.length > 0) {
+      return { provider: 'bus', upstreamModel: model, nodes: stakeWeightedOrder(eligible) };
+    }
+    const healthy = this.busNodes.filter((node) => node.health.isHealthy).length;
+    const reason =
+      this.busNodes.length === 0
+        ? 'no Inference Bus node is configured'
+        : `no healthy Inference Bus node serves model ${model} (${healthy} of ${this.busNodes.length} nodes healthy)`;
+    return { provider: 'bus', upstreamModel: model, nodes: [], unavailableReason: reason };
+  }
+
+  /** Starts counting a call to `node`; its outcome feeds the node's health and figures. */
+  startCall(node: UpstreamNode): NodeCall {
+    const startedAt = Date.now();
+    let ended = false;
+    node.health.recordCallStart();
+    const end = (outcome: CallOutcome): void => {
+      if (ended) return;
+      ended = true;
+      this.apply(node, node.health.recordCallEnd(outcome, Date.now()));
+    };
+    return {
+      succeed: () => end({ ok: true, latencyMs: Date.now() - startedAt }),
+      fail: (failure) => end({ ok: false, failure }),
+      abandon: () => end({ ok: 'abandoned' }),
+    };
+  }
+
+  recordProbeSuccess(node: UpstreamNode, models: readonly string[], latencyMs: number): void {
+    this.apply(node, node.health.recordProbeSuccess(models, latencyMs, Date.now()));
+  }
+
+  recordProbeFailure(node: UpstreamNode, message: string, latencyMs: number): void {
+    this.apply(node, node.health.recordProbeFailure(message, latencyMs, Date.now()));
+  }
+
+  /** Calls `listener` whenever a node turns unhealthy; returns the unsubscribe function. */
+  onNodeUnhealthy(listener: (node: UpstreamNode) => void): () => void {
+    this.events.on(NODE_UNHEALTHY_EVENT, listener);
+    return () => this.events.off(NODE_UNHEALTHY_EVENT, listener);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const nodes = this.pistachio ? [...this.busNodes, this.pistachio] : this.busNodes;
-    await Promise.all(nodes.map((node) => node.pool.close().catch(() => undefined)));
+    this.events.removeAllListeners();
+    await Promise.all(this.nodes.map((node) => node.close()));
+  }
+
+  private apply(node: UpstreamNode, transition: HealthTransition): void {
+    if (transition === 'became_unhealthy') {
+      const { consecutiveFailures, lastError } = node.health.snapshot(Date.now());
+      this.logger.warn(
+        `${node.provider} node ${node.url} is unhealthy after ${consecutiveFailures} failures in a row; last: ${lastError?.message ?? 'unknown'}`,
+      );
+      this.events.emit(NODE_UNHEALTHY_EVENT, node);
+    } else if (transition === 'became_healthy') {
+      this.logger.log(`${node.provider} node ${node.url} answered its probe: healthy again`);
+    }
   }
 }
