@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeBackend } from '../support/fake-backend.js';
+import {
+  ADMIN_TOKEN,
+  clearRedisPrefix,
+  createTestDatabase,
+  eventually,
+  QUEUE_BACKENDS,
+  testEnv,
+} from '../support/infq-harness.js';
+import { InfqProcess } from '../support/infq-process.js';
+
+// How 1,000 jobs end: every way a job can end, spread over three tenants.
+// The completing jobs come last, so the kill lands while many of them are in flight.
+const OUTCOMES = [
+  { marker: 'rejected', count: 150 },
+  { marker: 'exhausts', count: 100 },
+  { marker: 'cancelled-running', count: 50 },
+  { marker: 'cancelled-waiting', count: 100 },
+  { marker: 'completes', count: 600 },
+] as const;
+
+describe.each(QUEUE_BACKENDS)('concurrency slots always come back (%s backend)', (backend) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it(
+    'returns every open-job count to 0 after 1,000 jobs end in every way, a worker killed mid-job',
+    { timeout: 180_000 },
+    async () => {
+      const fake = await FakeBackend.start({ defaultBehaviour: { type: 'ok', delayMs: 200 } });
+      cleanups.push(() => fake.close());
+      fake.script('rejected', { type: 'status', status: 400 });
+      fake.script('exhausts', { type: 'status', status: 503 });
+      fake.script('cancelled-running', { type: 'hang' });
+      fake.script('cancelled-waiting', { type: 'status', status: 429, retryAfter: '60' });
+      const database = await createTestDatabase();
+      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
+      cleanups.push(async () => {
+        await database.drop();
+        if (backend === 'redis') await clearRedisPrefix(prefix);
+      });
+      const env = testEnv(backend, database.url, prefix, [fake], {
+        MAX_RETRIES: '1',
+        RETRY_BASE_MS: '50',
+        RETRY_MAX_MS: '60000',
+      });
+      let infq = await InfqProcess.start(env);
+      cleanups.push(() => infq.kill());
+
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+      const tenants = await Promise.all(
+        [0, 1, 2].map(async () => {
+          const tenant = await (
+            await fetch(`${infq.url}/admin/api/tenants`, {
+              method: 'POST',
+              headers: admin,
+              body: JSON.stringify({
+                name: `t-${randomBytes(4).toString('hex')}`,
+                limits: { rpm: 100_000, max_concurrent: 10_000 },
+              }),
+            })
+          ).json();
+          const key = await (
+            await fetch(`${infq.url}/admin/api/tenants/${tenant.id}/keys`, {
+              method: 'POST',
+              headers: admin,
+              body: '{}',
+            })
+          ).json();
+          return { id: tenant.id as string, key: key.key as string };
+        }),
+      );
+
+      const jobs: { id: string; key: string; marker: string }[] = [];
+      const plan = OUTCOMES.flatMap(({ marker, count }) =>
+        Array.from({ length: count }, (_, index) => ({ marker, index })),
+      );
+      for (let start = 0; start < plan.length; start += 50) {
+        await Promise.all(
+          plan.slice(start, start + 50).map(async ({ marker, index }) => {
+            const tenant = tenants[index % 3]!;
+            const response = await fetch(`${infq.url}/v1/chat/completions`, {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${tenant.key}`,
+                'content-type': 'application/json',
+              },
+              body: JSON.stringify({
+                model: 'fake-model',
+                messages: [{ role: 'user', content: `${marker} ${index}` }],
+              }),
+            });
+            expect(response.status).toBe(202);
+            jobs.push({ id: (await response.json()).id, key: tenant.key, marker });
+          }),
+        );
+      }
+
+      // Kill the only worker while it is in the middle of backend calls, then bring it back.
+      await fake.waitForRequest(
+        (request) => request.prompt.startsWith('completes') && !request.finished,
+      );
+      await infq.kill('SIGKILL');
+      infq = await InfqProcess.start(env);
+
+      const get = async (job: (typeof jobs)[number]) =>
+        (
+          await fetch(`${infq.url}/v1/results/${job.id}`, {
+            headers: { authorization: `Bearer ${job.key}` },
+          })
+        ).json();
+      const cancel = (job: (typeof jobs)[number]) =>
+        fetch(`${infq.url}/v1/results/${job.id}`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${job.key}` },
+        });
+      for (const job of jobs.filter((job) => job.marker.startsWith('cancelled'))) {
+        const expected = job.marker === 'cancelled-running' ? 'processing' : 'queued';
+        await eventually(async () => {
+          const view = await get(job);
+          expect(
+            view.status === expected && (expected === 'processing' || view.retries === 1),
+          ).toBe(true);
+        }, 60_000);
+        expect((await cancel(job)).status).toBe(200);
+      }
+
+      const expectedStatus: Record<string, string> = {
+        completes: 'complete',
+        rejected: 'dead',
+        exhausts: 'dead',
+        'cancelled-running': 'cancelled',
+        'cancelled-waiting': 'cancelled',
+      };
+      await eventually(async () => {
+        const health = await (await fetch(`${infq.url}/health`)).json();
+        expect(health.queue.queued + health.queue.processing + health.queue.retrying).toBe(0);
+      }, 90_000);
+      for (const job of jobs) expect((await get(job)).status).toBe(expectedStatus[job.marker]);
+      for (const tenant of tenants) {
+        const view = await (
+          await fetch(`${infq.url}/admin/api/tenants/${tenant.id}`, { headers: admin })
+        ).json();
+        expect(view.usage.open_jobs).toBe(0);
+      }
+    },
+  );
+});
