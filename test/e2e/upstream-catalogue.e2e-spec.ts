@@ -72,6 +72,12 @@ describe.each(QUEUE_BACKENDS)('model catalogue and node state (%s backend)', (ba
     });
   });
 
+  it('documents /v1/models and /admin/api/stats at /docs-json', async () => {
+    const document = await (await infq.fetch('/docs-json')).json();
+    expect(document.paths['/v1/models'].get.responses['200'].content).toBeDefined();
+    expect(document.paths['/admin/api/stats'].get.responses['200'].content).toBeDefined();
+  });
+
   it('knows which models are served once the first probe round has answered', () => {
     const catalog = infq.app.get(ModelCatalogService);
     expect(catalog.isBusCatalogueKnown()).toBe(true);
