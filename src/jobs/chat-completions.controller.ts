@@ -15,6 +15,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import { getAdmission } from '../limits/admission.js';
 import { RateLimitInterceptor } from '../limits/rate-limit.interceptor.js';
 import { StreamingService } from '../streaming/streaming.service.js';
+import { ModelCatalogService } from '../upstream/model-catalog.service.js';
 import { validateChatRequest } from './chat-request.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
 import { readWaitPreference } from './wait-preference.js';
@@ -28,6 +29,7 @@ export class ChatCompletionsController {
   constructor(
     private readonly completions: ChatCompletionsService,
     private readonly streaming: StreamingService,
+    private readonly catalog: ModelCatalogService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -81,6 +83,7 @@ export class ChatCompletionsController {
     @CurrentTenant() tenant: TenantPrincipal,
   ): Promise<void> {
     const summary = validateChatRequest(body);
+    this.catalog.assertServed(summary.model);
     const admission = getAdmission(request);
     if (summary.stream) {
       await this.streaming.proxy({

@@ -15,8 +15,14 @@ export function validateChatRequest(body: unknown): ChatRequestSummary {
   }
   const model = own(body, 'model');
   if (model === undefined || model === null) throw missing('model');
-  if (typeof model !== 'string' || model.trim() === '' || model.length > 256) {
-    throw invalid('model', 'must be a non-empty string of at most 256 characters');
+
+  if (
+    typeof model !== 'string' ||
+    model.trim() === '' ||
+    model.length > 256 ||
+    hasControlCharacter(model)
+  ) {
+    throw invalid('model', 'must be a non-empty string of at most 256 printable characters');
   }
   const messages = own(body, 'messages');
   if (messages === undefined || messages === null) throw missing('messages');
@@ -68,3 +74,9 @@ const missing = (param: string) =>
 
 const invalid = (param: string, problem: string) =>
   new AppError(ErrorCode.InvalidValue, `Invalid ${param}: ${problem}`, { param });
+
+// A model name is stored and logged as text; control characters have no place in it.
+const hasControlCharacter = (value: string): boolean =>
+  [...value].some(
+    (character) => character.charCodeAt(0) < 0x20 || character.charCodeAt(0) === 0x7f,
+  );

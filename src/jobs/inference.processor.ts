@@ -84,7 +84,7 @@ export class InferenceProcessor
     if (this.isCancelled(job)) return this.endCancelled(job);
     const abort = signal ?? new AbortController().signal;
     try {
-      const answer = await this.upstream.complete(job.data.request, job.data.model, abort);
+      const answer = await this.upstream.complete(job.data.request, job.data.model, abort, job.id);
       if (this.isCancelled(job)) return this.endCancelled(job);
       // Freed before BullMQ marks the job complete: a client that sees it final may submit again.
       await this.limits.release(job.data.tenantId, job.id!, answer.totalTokens);
@@ -106,7 +106,7 @@ export class InferenceProcessor
         },
         ...(decision.retry && { nextRetryAt: Date.now() + decision.delayMs }),
       };
-      await job.updateProgress(progress as object);
+      await job.updateProgress(progress);
       if (decision.retry) throw new RetryableAttemptError(error.message, decision.delayMs);
       await this.limits.release(job.data.tenantId, job.id!);
       throw new UnrecoverableError(error.message);

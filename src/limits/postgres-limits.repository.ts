@@ -113,7 +113,9 @@ export class PostgresLimitsRepository implements LimitsStore {
   }
 
   private async read(manager: EntityManager, tenantId: string): Promise<LimitCounters> {
-    const [row] = (await manager.query(
+    const [row] = await manager.query<
+      { requests: number; reset_ms: number | null; open: number; tokens: number | null }[]
+    >(
       `SELECT
          (SELECT count(*) FROM limit_window
            WHERE tenant_id = $1 AND admitted_at > now() - make_interval(secs => $2))::int AS requests,
@@ -125,12 +127,12 @@ export class PostgresLimitsRepository implements LimitsStore {
          (SELECT tokens FROM tenant_daily_usage
            WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date)::float8 AS tokens`,
       [tenantId, WINDOW_MS / 1000],
-    )) as { requests: number; reset_ms: number | null; open: number; tokens: number | null }[];
+    );
     return {
-      requestsInWindow: row!.requests,
-      windowResetMs: row!.reset_ms === null ? WINDOW_MS : Math.max(0, Math.ceil(row!.reset_ms)),
-      tokensToday: row!.tokens ?? 0,
-      openSlots: row!.open,
+      requestsInWindow: row.requests,
+      windowResetMs: row.reset_ms === null ? WINDOW_MS : Math.max(0, Math.ceil(row.reset_ms)),
+      tokensToday: row.tokens ?? 0,
+      openSlots: row.open,
     };
   }
 }

@@ -65,7 +65,7 @@ export class RedisLimitsRepository implements LimitsStore {
     const now = Date.now();
     const raw = (await (
       this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
-    ).infqAdmit!(
+    ).infqAdmit(
       this.key('window', tenantId),
       this.key('jobs', tenantId),
       this.key('streams', tenantId),
@@ -166,7 +166,7 @@ export class RedisLimitsRepository implements LimitsStore {
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   private key(kind: 'window' | 'jobs' | 'streams', tenantId: string): string {

@@ -3,12 +3,7 @@ import { eventData, sseEvents, usageOf } from './sse-events.js';
 
 async function collect(chunks: string[]): Promise<string[]> {
   const events: string[] = [];
-  for await (const event of sseEvents(
-    (async function* () {
-      yield* chunks;
-    })(),
-  ))
-    events.push(event);
+  for await (const event of sseEvents(chunks)) events.push(event);
   return events;
 }
 

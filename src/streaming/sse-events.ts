@@ -2,7 +2,9 @@
  * Splits a Server-Sent Events byte stream into whole events (the text between blank lines),
  * yielding each as soon as its last line has arrived.
  */
-export async function* sseEvents(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+export async function* sseEvents(
+  chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const chunk of chunks) {

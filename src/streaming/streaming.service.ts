@@ -52,7 +52,12 @@ export class StreamingService {
     );
     let totalTokens = 0;
     try {
-      const upstream = await this.open(stream, clientGone.signal);
+      const upstream = await this.open(stream, clientGone.signal).catch((error: unknown) => {
+        // A client gone before the first byte is owed no answer.
+        if (clientGone.signal.aborted) return undefined;
+        throw error;
+      });
+      if (!upstream) return;
       reply.hijack();
       reply.raw.writeHead(200, {
         ...(reply.getHeaders() as Record<string, string>),
@@ -129,6 +134,8 @@ export class StreamingService {
     clientGone: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const timeoutMs = this.config.upstream.timeoutMs;
+    // Feeds the node's health: connection failures and errors count against it, as in the queue.
+    const call = this.registry.startCall(node);
     let response: Dispatcher.ResponseData;
     try {
       response = await node.pool.request({
@@ -142,24 +149,31 @@ export class StreamingService {
         bodyTimeout: timeoutMs,
       });
     } catch (error) {
-      if (clientGone.aborted) throw error;
-      const code = (error as { code?: string }).code;
-      if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      if (clientGone.aborted) {
+        call.abandon();
+        throw error;
+      }
+      const message = (error as Error).message;
+      if ((error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') {
+        call.fail({ kind: 'timeout', node: node.url, message });
         throw new AppError(
           ErrorCode.UpstreamTimeout,
           `Backend ${node.url} sent nothing within ${timeoutMs} ms`,
         );
       }
-      throw new AppError(
-        ErrorCode.UpstreamError,
-        `Backend ${node.url} unreachable: ${(error as Error).message}`,
-      );
+      call.fail({ kind: 'connection', node: node.url, message });
+      throw new AppError(ErrorCode.UpstreamError, `Backend ${node.url} unreachable: ${message}`);
     }
-    if (response.statusCode >= 200 && response.statusCode < 300) return response;
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      call.succeed();
+      return response;
+    }
     const text = await readCapped(response.body);
+    const message = upstreamMessage(text);
+    call.fail({ kind: 'http', node: node.url, status: response.statusCode, message });
     throw new AppError(
       ErrorCode.UpstreamError,
-      `Backend returned ${response.statusCode}: ${upstreamMessage(text)}`,
+      `Backend returned ${response.statusCode}: ${message}`,
       {
         status:
           response.statusCode >= 400 && response.statusCode <= 599 ? response.statusCode : 502,

@@ -36,6 +36,8 @@ export class ChatCompletionsClient {
     requestBody: string,
     model: string,
     signal: AbortSignal,
+    /** Sent as `X-Request-Id`, so a backend's logs can be matched to the job. */
+    requestId?: string,
   ): Promise<ChatCompletionAnswer> {
     const route = this.registry.route(model);
     if (route.nodes.length === 0) {
@@ -52,7 +54,7 @@ export class ChatCompletionsClient {
       if (index > 0 && !node.isEligible(route.upstreamModel)) continue;
       const call = this.registry.startCall(node);
       try {
-        const answer = await this.post(node, body, signal);
+        const answer = await this.post(node, body, signal, requestId);
         call.succeed();
         return answer;
       } catch (error) {
@@ -72,6 +74,7 @@ export class ChatCompletionsClient {
     node: UpstreamNode,
     body: string,
     signal: AbortSignal,
+    requestId: string | undefined,
   ): Promise<ChatCompletionAnswer> {
     const timeout = AbortSignal.timeout(this.config.upstream.timeoutMs);
     const combined = AbortSignal.any([signal, timeout]);
@@ -79,7 +82,11 @@ export class ChatCompletionsClient {
       const response = await node.pool.request({
         method: 'POST',
         path: node.path('/chat/completions'),
-        headers: node.headers({ 'content-type': 'application/json', accept: 'application/json' }),
+        headers: node.headers({
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...(requestId && { 'x-request-id': requestId }),
+        }),
         body,
         signal: combined,
       });

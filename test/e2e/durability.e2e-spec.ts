@@ -93,4 +93,62 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       expect(new Set(ids).size).toBe(JOBS);
     },
   );
+
+  it(
+    'stops promptly on SIGTERM while a backend call hangs, and the job runs again after restart',
+    { timeout: 60_000 },
+    async () => {
+      const fake = await FakeBackend.start();
+      cleanups.push(() => fake.close());
+      fake.script('hangs-once', { type: 'hang' }, { type: 'ok' });
+      const database = await createTestDatabase();
+      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
+      cleanups.push(async () => {
+        await database.drop();
+        if (backend === 'redis') await clearRedisPrefix(prefix);
+      });
+      const env = testEnv(backend, database.url, prefix, [fake]);
+      let infq = await InfqProcess.start(env);
+      cleanups.push(() => infq.kill());
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+      const tenant = await (
+        await fetch(`${infq.url}/admin/api/tenants`, {
+          method: 'POST',
+          headers: admin,
+          body: '{"name":"graceful"}',
+        })
+      ).json();
+      const { key } = await (
+        await fetch(`${infq.url}/admin/api/tenants/${tenant.id}/keys`, {
+          method: 'POST',
+          headers: admin,
+          body: '{}',
+        })
+      ).json();
+      const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const accepted = await fetch(`${infq.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({
+          model: 'fake-model',
+          messages: [{ role: 'user', content: 'hangs-once' }],
+        }),
+      });
+      const { id } = await accepted.json();
+      await fake.waitForRequest((request) => request.prompt === 'hangs-once');
+
+      const stoppingAt = Date.now();
+      await infq.kill('SIGTERM');
+      expect(Date.now() - stoppingAt).toBeLessThan(5_000);
+      expect(infq.child.exitCode).toBe(0);
+      expect(fake.completions('hangs-once')[0].aborted).toBe(true);
+
+      infq = await InfqProcess.start(env);
+      await eventually(async () => {
+        const job = await (await fetch(`${infq.url}/v1/results/${id}`, { headers: auth })).json();
+        // Handed back on shutdown, not failed: no retry was spent.
+        expect(job).toMatchObject({ status: 'complete', retries: 0 });
+      }, 30_000);
+    },
+  );
 });

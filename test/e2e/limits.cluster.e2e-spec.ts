@@ -56,7 +56,7 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
         return key.key as string;
       };
       const post = (key: string, index: number): Promise<Response> =>
-        fetch(`${instances[index % 2]!.url}/v1/chat/completions`, {
+        fetch(`${instances[index % 2].url}/v1/chat/completions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
           body: JSON.stringify({

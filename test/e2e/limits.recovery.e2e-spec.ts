@@ -82,7 +82,7 @@ describe.each(QUEUE_BACKENDS)('concurrency slots always come back (%s backend)',
       for (let start = 0; start < plan.length; start += 50) {
         await Promise.all(
           plan.slice(start, start + 50).map(async ({ marker, index }) => {
-            const tenant = tenants[index % 3]!;
+            const tenant = tenants[index % 3];
             const response = await fetch(`${infq.url}/v1/chat/completions`, {
               method: 'POST',
               headers: {

@@ -1,0 +1,3 @@
+import { describeOpenAiCompatibility } from './openai-compat.suite.js';
+
+describeOpenAiCompatibility('redis');
