@@ -101,11 +101,12 @@ describe.each(QUEUE_BACKENDS)('admin authentication (%s backend)', (backend) => 
 
   it('never lets a tenant inf_ key in, not even beside a valid session', async () => {
     const s = await session();
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       { authorization: `Bearer ${tenant.key}` },
       { 'x-api-key': tenant.key },
       { authorization: `Bearer ${tenant.key}`, cookie: s.cookie, 'x-csrf-token': s.csrf },
-    ]) {
+    ];
+    for (const headers of attempts) {
       await expectOpenAiError(
         await infq.fetch('/admin/api/tenants', { headers }),
         401,
