@@ -53,11 +53,12 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const config = loadConfig(readEnv());
   if (command === 'openapi') {
-    console.log(JSON.stringify(await buildOpenApiDocument(config), null, 2));
+    // Defaults, not this machine's environment: the document must not depend on MODE or .env.
+    console.log(JSON.stringify(await buildOpenApiDocument(loadConfig({})), null, 2));
     return;
   }
+  const config = loadConfig(readEnv());
   const password = ['admins:create', 'admins:set-password'].includes(command)
     ? await readPassword(`Password for ${required(positional[0], 'email')}: `)
     : undefined;
@@ -138,7 +139,7 @@ async function buildOpenApiDocument(config: AppConfig): Promise<unknown> {
   );
   // Preview mode builds the module graph without instantiating providers: no database needed.
   const app = await NestFactory.create(
-    AppModule.forRoot(config, config.database.url ?? 'postgres://preview@127.0.0.1/preview'),
+    AppModule.forRoot(config, 'postgres://preview@127.0.0.1/preview'),
     new FastifyAdapter(),
     { preview: true, logger: false },
   );
