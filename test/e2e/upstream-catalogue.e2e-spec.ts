@@ -186,8 +186,7 @@ describe.each(QUEUE_BACKENDS)('model catalogue and node state (%s backend)', (ba
     );
   });
 
-  // Needs ModelCatalogService.assertServed() in the chat completions controller (issue 5).
-  it.skip('refuses a model no configured backend serves with 404 model_not_found', async () => {
+  it('refuses a model no configured backend serves with 404 model_not_found', async () => {
     await eventually(async () => expect((await (await listModels()).json()).data).toHaveLength(4));
     const unknown = await infq.chat(tenant.key, 'unknown model', { model: 'no-such-model' });
     const error = await expectOpenAiError(unknown, 404, 'model_not_found');
