@@ -1,10 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { serveAdminUi } from './admin-ui-static.js';
 import { registerJsonBodyParser } from './common/json-body-parser.js';
+import { frameworkError, sendAppError } from './common/openai-error.filter.js';
 import { AppModule } from './app.module.js';
 import { PinoNestLogger } from './common/logger.js';
 import { runsApi, type AppConfig } from './config/app-config.js';
@@ -23,6 +25,9 @@ export async function createApp(
     onConstructorPoisoning: 'ignore',
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true },
+    // Malformed or over-long URLs fail in Fastify's router, before Nest sees the request.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
+      sendAppError(reply, frameworkError(error, request)),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, databaseUrl),

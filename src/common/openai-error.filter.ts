@@ -92,3 +92,17 @@ export function toAppError(exception: unknown, request?: FastifyRequest): AppErr
     `Internal error${request ? ` (request ${request.id})` : ''}`,
   );
 }
+
+/** Errors Fastify raises while routing (bad or over-long URLs), in the contract's shape. */
+export function frameworkError(
+  error: Error & { code?: string },
+  request: FastifyRequest,
+): AppError {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return new AppError(ErrorCode.RequestTooLarge, 'URL is too long', { status: 414 });
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    return new AppError(ErrorCode.RouteNotFound, `Malformed URL: ${request.url.slice(0, 200)}`);
+  }
+  return toAppError(error, request);
+}

@@ -10,6 +10,8 @@ export type FakeBehaviour =
   | { type: 'hang' }
   /** Destroys the connection without an answer. */
   | { type: 'reset' }
+  /** Answers these exact bytes (for malformed answers). */
+  | { type: 'raw'; status: number; body: string | Buffer; contentType?: string }
   /** Streams `tokens` as SSE chunks, `intervalMs` apart; `cutAfter` ends the connection early. */
   | {
       type: 'stream';
@@ -304,6 +306,12 @@ export class FakeBackend extends EventEmitter {
         return; // the response stays open until the client aborts
       case 'reset':
         request.socket.destroy();
+        return;
+      case 'raw':
+        response.writeHead(behaviour.status, {
+          'content-type': behaviour.contentType ?? 'application/json',
+        });
+        response.end(behaviour.body);
         return;
       case 'stream': {
         const tokens = behaviour.tokens ?? ['Hello', ' from', ' the', ' fake', ' backend', '.'];
