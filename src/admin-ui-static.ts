@@ -17,6 +17,8 @@ const PAGE_HEADERS = {
   'referrer-policy': 'same-origin',
 };
 
+const ASSET_PATTERN = /^assets\/[\w-][\w.-]*$/;
+
 /**
  * Serves the dashboard built from `admin-ui/` at `/admin/`: hashed assets cached for good, any
  * other path the single-page app's `index.html`. `/admin/api` stays the API's own.
@@ -39,10 +41,13 @@ export async function serveAdminUi(app: NestFastifyApplication): Promise<void> {
         ),
       );
     }
-    if (path.startsWith('assets/') || path === 'favicon.svg') {
+    if (path.startsWith('assets/')) {
+      // Only the flat, hashed names Vite writes: nothing that could climb out of the folder.
+      if (!ASSET_PATTERN.test(path)) return reply.callNotFound();
       return reply.sendFile(path, root, { immutable: true, maxAge: '365d' });
     }
-    return reply.headers(PAGE_HEADERS).sendFile('index.html', root, { maxAge: 0 });
+    if (path === 'favicon.svg') return reply.sendFile(path, root, { maxAge: '1d' });
+    return reply.headers(PAGE_HEADERS).sendFile('index.html', root, { cacheControl: false });
   };
   const fastify = app.getHttpAdapter().getInstance();
   fastify.get('/admin', handler);

@@ -85,6 +85,8 @@ describe('admin dashboard in a browser (redis backend)', () => {
     // Tenants: create one through the dialog; validation first.
     const tenantName = `browser-${Date.now().toString(36)}`;
     await page.getByRole('link', { name: 'Tenants' }).click();
+    await page.getByText('No tenants yet').waitFor();
+    await shot('03-tenants-empty');
     await page.getByRole('button', { name: 'New tenant' }).click();
     await page.getByLabel('Name').fill('-bad name');
     await page.getByLabel('Requests per minute').fill('0');
@@ -147,7 +149,7 @@ describe('admin dashboard in a browser (redis backend)', () => {
 
     await page.getByRole('link', { name: '← Tenants' }).click();
     await page.getByRole('link', { name: tenantName }).waitFor();
-    await shot('03-tenants');
+    await shot('03-tenants-list');
 
     // Dead letters: filter by tenant, inspect one, requeue it until it completes.
     await page.getByRole('link', { name: 'Dead letters' }).click();
@@ -182,8 +184,26 @@ describe('admin dashboard in a browser (redis backend)', () => {
     });
     await expectOpenAiError(gone, 404, 'job_not_found');
 
-    // Revoke the key from the tenant page: it is refused at once.
+    // Suspend the tenant (after a confirmation) and resume it.
     await page.goto(`${infq.url}/admin/tenants/${tenantId}`);
+    await page.getByRole('button', { name: 'Suspend tenant' }).click();
+    await page.getByRole('dialog').getByText('tenant_suspended').waitFor();
+    await shot('09-suspend-confirm');
+    await page.getByRole('dialog').getByRole('button', { name: 'Suspend' }).click();
+    await page.getByRole('button', { name: 'Resume tenant' }).waitFor();
+    const suspended = await eventually(async () => {
+      const response = await infq.chat(key, 'while suspended');
+      expect(response.status).toBe(403);
+      return response;
+    }, 2_000);
+    await expectOpenAiError(suspended, 403, 'tenant_suspended');
+    await page.getByRole('button', { name: 'Resume tenant' }).click();
+    await page.getByRole('button', { name: 'Suspend tenant' }).waitFor();
+    await eventually(async () => {
+      expect((await infq.chat(key, 'resumed')).status).not.toBe(403);
+    }, 2_000);
+
+    // Revoke the key from the tenant page: it is refused at once.
     await page
       .locator('tr', { hasText: 'browser' })
       .getByRole('button', { name: 'Revoke' })

@@ -64,12 +64,12 @@ export function DeadLettersTable({
                   {shortId(job.id)}
                 </button>
               </td>
-              <td>
+              <td className="nowrap">
                 {tenantNames.get(job.tenant_id) ?? (
                   <span className="mono muted">{shortId(job.tenant_id)}</span>
                 )}
               </td>
-              <td className="mono">{job.model}</td>
+              <td className="mono nowrap">{job.model}</td>
               <td className="cell-error" title={job.error ?? undefined}>
                 {job.error ?? <span className="muted">—</span>}
               </td>
