@@ -3,7 +3,7 @@ import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { ZodValidationPipe } from '../common/zod-validation.pipe.js';
+import type { z } from 'zod';
 import type { AdminUser } from './admin-user.entity.js';
 import { AdminSessionsRepository } from './admin-sessions.repository.js';
 import { AdminUsersRepository } from './admin-users.repository.js';
@@ -11,8 +11,18 @@ import { AdminEmailSchema, AdminPasswordSchema } from './dto/admin-session.dto.j
 import { hashPassword, UNMATCHABLE_HASH, verifyPassword } from './password-hash.js';
 import { SignInThrottle } from './sign-in-throttle.js';
 
-const parseEmail = new ZodValidationPipe(AdminEmailSchema);
-const parsePassword = new ZodValidationPipe(AdminPasswordSchema);
+/** Validates one field, naming it in the error (the CLI and the API share these messages). */
+function parseField<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AppError(ErrorCode.InvalidValue, `${field}: ${parsed.error.issues[0].message}`, {
+    param: field,
+  });
+}
+const parseEmail = { transform: (value: unknown) => parseField(AdminEmailSchema, 'email', value) };
+const parsePassword = {
+  transform: (value: unknown) => parseField(AdminPasswordSchema, 'password', value),
+};
 
 /** Dashboard admin accounts: creation (start-up, CLI), passwords and sign-in checks. */
 @Injectable()
