@@ -228,4 +228,48 @@ describe('admin dashboard in a browser (redis backend)', () => {
     const stale = await page.evaluate(async () => (await fetch('/admin/api/tenants')).status);
     expect(stale).toBe(401);
   }, 120_000);
+
+  it('keeps the overview useful when the server reports less', async () => {
+    await page.goto(`${infq.url}/admin/sign-in`);
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+
+    // Stats with most fields missing: what is there shows, the rest reads "—".
+    await page.route('**/admin/api/stats', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ queue: { queued: 7 }, nodes: [{ url: 'http://node-a/v1' }] }),
+      }),
+    );
+    await page.reload();
+    await page.getByText('http://node-a/v1').waitFor();
+    await page.locator('.stat-tile', { hasText: 'Queued' }).getByText('7').waitFor();
+    await page.getByText('does not report throughput').waitFor();
+    await shot('10-overview-partial-stats');
+
+    // No stats endpoint at all: queue counts come from /health.
+    await page.unroute('**/admin/api/stats');
+    await page.route('**/admin/api/stats', (route) =>
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          error: {
+            message: 'No route',
+            type: 'not_found_error',
+            param: null,
+            code: 'route_not_found',
+          },
+        }),
+      }),
+    );
+    await page.reload();
+    await page.getByText('Per-node health needs GET /admin/api/stats').waitFor();
+    await page.getByText('service ok').waitFor();
+    await shot('11-overview-health-only');
+    await page.unroute('**/admin/api/stats');
+  });
 });

@@ -48,7 +48,9 @@ export function OverviewPage() {
       ) : (
         <div className="stack-lg">
           <div className="status-row">
-            <Badge tone={STATUS_TONE[data.status]}>service {data.status}</Badge>
+            {data.status !== 'unknown' && (
+              <Badge tone={STATUS_TONE[data.status]}>service {data.status}</Badge>
+            )}
             {data.queue.backend && (
               <span className="muted">queue backend: {data.queue.backend}</span>
             )}
