@@ -54,6 +54,7 @@ export class InferenceProcessor
   private readonly logger = new Logger(InferenceProcessor.name);
   private readonly recentlyCancelled = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
+  private shuttingDown = false;
 
   constructor(
     private readonly upstream: ChatCompletionsClient,
@@ -73,6 +74,7 @@ export class InferenceProcessor
   onModuleDestroy(): void {
     this.unsubscribe?.();
     // Without this, closing the worker would wait for every backend call (up to the timeout).
+    this.shuttingDown = true;
     this.worker.cancelAllJobs(SHUTDOWN_REASON);
   }
 
@@ -91,9 +93,12 @@ export class InferenceProcessor
       return answer;
     } catch (error) {
       if (this.isCancelled(job)) return this.endCancelled(job);
-      if (abort.aborted && abort.reason === SHUTDOWN_REASON) {
+      if (this.shuttingDown) {
         // Back to the queue without spending a retry; another worker (or this one, restarted) runs it.
-        await job.moveToWait(token);
+        await job.moveToWait(token).catch((moveError: Error) => {
+          // Left active, the job is found stalled once its lock lapses, and runs again then.
+          this.logger.warn(`job ${job.id} left for stall recovery: ${moveError.message}`);
+        });
         throw new WaitingError();
       }
       if (!(error instanceof UpstreamFailureError)) throw error;

@@ -164,9 +164,13 @@ export class JobsService {
 
   private async load(jobId: string): Promise<{ job: InferenceJob; snapshot: JobSnapshot } | null> {
     if (!JOB_ID_PATTERN.test(jobId)) return null;
-    const job = await this.queue.getJob(jobId);
+    // State first, then the job: a final state never changes back, so a job read after it can
+    // only be newer. (The other order can pair a fresh "failed" with a stale failedReason.)
+    const state = await this.queue.getJobState(jobId);
+    if (state === 'unknown') return null;
+    const job = (await this.queue.getJob(jobId));
     if (!job) return null;
-    const snapshot = toJobSnapshot(job, await job.getState());
+    const snapshot = toJobSnapshot(job, state);
     return this.isExpired(snapshot) ? null : { job, snapshot };
   }
 
