@@ -6,6 +6,7 @@ import { AdminAccounts1795630886537 } from './migrations/1795630886537-admin-acc
 import { AdminSession } from '../admins/admin-session.entity.js';
 import { AdminUser } from '../admins/admin-user.entity.js';
 import { LimitCounters1764100001000 } from './migrations/1764100001000-limit-counters.js';
+import { LimitAdmitFunction1764100002000 } from './migrations/1764100002000-limit-admit-function.js';
 
 /** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
 export function buildDataSourceOptions(url: string): DataSourceOptions {
@@ -16,6 +17,7 @@ export function buildDataSourceOptions(url: string): DataSourceOptions {
     migrations: [
       InitialSchema1764100000000,
       LimitCounters1764100001000,
+      LimitAdmitFunction1764100002000,
       AdminAccounts1795630886537,
     ],
     // One transaction per migration run, so a failed start leaves no half-applied schema.

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import {
   STREAM_SLOT_TTL_MS,
   WINDOW_MS,
+  type AdmissionRefusal,
   type AdmissionRequest,
   type AdmissionResult,
   type LimitCounters,
@@ -16,44 +17,37 @@ import {
 export class PostgresLimitsRepository implements LimitsStore {
   constructor(private readonly dataSource: DataSource) {}
 
-  admit(request: AdmissionRequest): Promise<AdmissionResult> {
+  async admit(request: AdmissionRequest): Promise<AdmissionResult> {
     const { tenantId, admissionId, kind, limits } = request;
-    return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SET LOCAL statement_timeout = 2000`);
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [tenantId]);
-      await manager.query(
-        `DELETE FROM limit_window WHERE tenant_id = $1 AND admitted_at <= now() - make_interval(secs => $2)`,
-        [tenantId, WINDOW_MS / 1000],
-      );
-      const counters = await this.read(manager, tenantId);
-      const refusal =
-        counters.requestsInWindow >= limits.rpm
-          ? ('rate_limit' as const)
-          : counters.tokensToday >= limits.tokensPerDay
-            ? ('daily_tokens' as const)
-            : counters.openSlots >= limits.maxConcurrent
-              ? ('concurrency' as const)
-              : undefined;
-      if (refusal) return { admitted: false, refusal, counters };
-      await manager.query(
-        `INSERT INTO limit_window (tenant_id, admission_id, admitted_at) VALUES ($1, $2, now())`,
-        [tenantId, admissionId],
-      );
-      await manager.query(
-        `INSERT INTO limit_slots (slot_id, tenant_id, kind, taken_at, expires_at)
-         VALUES ($1, $2, $3, now(), CASE WHEN $3 = 'stream' THEN now() + make_interval(secs => $4) END)`,
-        [admissionId, tenantId, kind, STREAM_SLOT_TTL_MS / 1000],
-      );
-      return {
-        admitted: true,
-        counters: {
-          ...counters,
-          requestsInWindow: counters.requestsInWindow + 1,
-          openSlots: counters.openSlots + 1,
-          windowResetMs: counters.requestsInWindow === 0 ? WINDOW_MS : counters.windowResetMs,
-        },
-      };
-    });
+    // All checks and writes in one function call under the tenant's advisory lock (migration
+    // 1764100002000): the lock is held for the length of one statement, not of a conversation.
+    const [row] = await this.dataSource.query<
+      {
+        refusal: AdmissionRefusal | null;
+        requests: number;
+        reset_ms: number;
+        tokens: string;
+        open: number;
+      }[]
+    >(`SELECT * FROM infq_limits_admit($1, $2, $3, $4, $5, $6, $7, $8)`, [
+      tenantId,
+      admissionId,
+      kind,
+      limits.rpm,
+      limits.maxConcurrent,
+      limits.tokensPerDay,
+      WINDOW_MS / 1000,
+      STREAM_SLOT_TTL_MS / 1000,
+    ]);
+    const counters: LimitCounters = {
+      requestsInWindow: row.requests,
+      windowResetMs: Math.max(0, Math.ceil(row.reset_ms)),
+      tokensToday: Number(row.tokens),
+      openSlots: row.open,
+    };
+    return row.refusal
+      ? { admitted: false, refusal: row.refusal, counters }
+      : { admitted: true, counters };
   }
 
   async rollback(tenantId: string, admissionId: string): Promise<void> {
