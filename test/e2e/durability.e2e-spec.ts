@@ -1,15 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
-import {
-  ADMIN_TOKEN,
-  clearRedisPrefix,
-  createTestDatabase,
-  eventually,
-  QUEUE_BACKENDS,
-  testEnv,
-} from '../support/infq-harness.js';
-import { InfqProcess } from '../support/infq-process.js';
+import { eventually, QUEUE_BACKENDS } from '../support/infq-harness.js';
+import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
 
 const JOBS = 1_000;
 
@@ -26,31 +18,12 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       // Slow enough that the kill lands while most jobs are queued and 64 are running.
       const fake = await FakeBackend.start({ defaultBehaviour: { type: 'ok', delayMs: 400 } });
       cleanups.push(() => fake.close());
-      const database = await createTestDatabase();
-      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
-      cleanups.push(async () => {
-        await database.drop();
-        if (backend === 'redis') await clearRedisPrefix(prefix);
-      });
-      const env = testEnv(backend, database.url, prefix, [fake], { MAX_RETRIES: '50' });
+      const { env, drop } = await isolatedEnvironment(backend, [fake], { MAX_RETRIES: '50' });
+      cleanups.push(drop);
 
       let infq = await InfqProcess.start(env);
       cleanups.push(() => infq.kill());
-      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-      const tenant = await (
-        await fetch(`${infq.url}/admin/api/tenants`, {
-          method: 'POST',
-          headers: admin,
-          body: '{"name":"durable"}',
-        })
-      ).json();
-      const { key } = await (
-        await fetch(`${infq.url}/admin/api/tenants/${tenant.id}/keys`, {
-          method: 'POST',
-          headers: admin,
-          body: '{}',
-        })
-      ).json();
+      const { key } = await createTenantAt(infq.url);
 
       const ids: string[] = [];
       for (let batch = 0; batch < JOBS / 50; batch++) {
@@ -101,30 +74,11 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       const fake = await FakeBackend.start();
       cleanups.push(() => fake.close());
       fake.script('hangs-once', { type: 'hang' }, { type: 'ok' });
-      const database = await createTestDatabase();
-      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
-      cleanups.push(async () => {
-        await database.drop();
-        if (backend === 'redis') await clearRedisPrefix(prefix);
-      });
-      const env = testEnv(backend, database.url, prefix, [fake]);
+      const { env, drop } = await isolatedEnvironment(backend, [fake]);
+      cleanups.push(drop);
       let infq = await InfqProcess.start(env);
       cleanups.push(() => infq.kill());
-      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-      const tenant = await (
-        await fetch(`${infq.url}/admin/api/tenants`, {
-          method: 'POST',
-          headers: admin,
-          body: '{"name":"graceful"}',
-        })
-      ).json();
-      const { key } = await (
-        await fetch(`${infq.url}/admin/api/tenants/${tenant.id}/keys`, {
-          method: 'POST',
-          headers: admin,
-          body: '{}',
-        })
-      ).json();
+      const { key } = await createTenantAt(infq.url);
       const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
       const accepted = await fetch(`${infq.url}/v1/chat/completions`, {
         method: 'POST',

@@ -1,15 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
-import {
-  ADMIN_TOKEN,
-  clearRedisPrefix,
-  createTestDatabase,
-  eventually,
-  QUEUE_BACKENDS,
-  testEnv,
-} from '../support/infq-harness.js';
-import { InfqProcess } from '../support/infq-process.js';
+import { eventually, QUEUE_BACKENDS } from '../support/infq-harness.js';
+import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
 
 describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backend) => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -23,13 +15,8 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
     async () => {
       const fake = await FakeBackend.start({ defaultBehaviour: { type: 'ok', delayMs: 100 } });
       cleanups.push(() => fake.close());
-      const database = await createTestDatabase();
-      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
-      cleanups.push(async () => {
-        await database.drop();
-        if (backend === 'redis') await clearRedisPrefix(prefix);
-      });
-      const env = testEnv(backend, database.url, prefix, [fake]);
+      const { env, drop } = await isolatedEnvironment(backend, [fake]);
+      cleanups.push(drop);
       // Sequential starts: the first applies migrations; both then share every counter.
       const first = await InfqProcess.start(env);
       cleanups.push(() => first.kill('SIGTERM'));
@@ -37,24 +24,6 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
       cleanups.push(() => second.kill('SIGTERM'));
       const instances = [first, second];
 
-      const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-      const createTenant = async (limits: Record<string, number>): Promise<string> => {
-        const tenant = await (
-          await fetch(`${first.url}/admin/api/tenants`, {
-            method: 'POST',
-            headers: admin,
-            body: JSON.stringify({ name: `t-${randomBytes(4).toString('hex')}`, limits }),
-          })
-        ).json();
-        const key = await (
-          await fetch(`${first.url}/admin/api/tenants/${tenant.id}/keys`, {
-            method: 'POST',
-            headers: admin,
-            body: '{}',
-          })
-        ).json();
-        return key.key as string;
-      };
       const post = (key: string, index: number): Promise<Response> =>
         fetch(`${instances[index % 2].url}/v1/chat/completions`, {
           method: 'POST',
@@ -66,7 +35,7 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
         });
 
       // 500 requests at once at both instances, for an rpm-60 tenant: exactly 60 get in.
-      const rpmKey = await createTenant({ rpm: 60, max_concurrent: 1000 });
+      const { key: rpmKey } = await createTenantAt(first.url, { rpm: 60, max_concurrent: 1000 });
       const statuses = await Promise.all(
         Array.from({ length: 500 }, (_, index) =>
           post(rpmKey, index).then((response) => response.status),
@@ -79,7 +48,10 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
       // sees more than 5 of the tenant's jobs at once.
       await eventually(() => expect(fake.inFlight).toBe(0), 30_000);
       fake.maxInFlight = 0;
-      const concurrencyKey = await createTenant({ rpm: 10_000, max_concurrent: 5 });
+      const { key: concurrencyKey } = await createTenantAt(first.url, {
+        rpm: 10_000,
+        max_concurrent: 5,
+      });
       let accepted = 0;
       const clients = Array.from({ length: 10 }, async (_, client) => {
         for (let index = client; accepted < 60; index += 10) {

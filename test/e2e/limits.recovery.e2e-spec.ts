@@ -1,15 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
-import {
-  ADMIN_TOKEN,
-  clearRedisPrefix,
-  createTestDatabase,
-  eventually,
-  QUEUE_BACKENDS,
-  testEnv,
-} from '../support/infq-harness.js';
-import { InfqProcess } from '../support/infq-process.js';
+import { ADMIN_TOKEN, eventually, QUEUE_BACKENDS } from '../support/infq-harness.js';
+import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
 
 // How 1,000 jobs end: every way a job can end, spread over three tenants.
 // The completing jobs come last, so the kill lands while many of them are in flight.
@@ -37,42 +29,18 @@ describe.each(QUEUE_BACKENDS)('concurrency slots always come back (%s backend)',
       fake.script('exhausts', { type: 'status', status: 503 });
       fake.script('cancelled-running', { type: 'hang' });
       fake.script('cancelled-waiting', { type: 'status', status: 429, retryAfter: '60' });
-      const database = await createTestDatabase();
-      const prefix = `infqtest${randomBytes(4).toString('hex')}`;
-      cleanups.push(async () => {
-        await database.drop();
-        if (backend === 'redis') await clearRedisPrefix(prefix);
-      });
-      const env = testEnv(backend, database.url, prefix, [fake], {
+      const { env, drop } = await isolatedEnvironment(backend, [fake], {
         MAX_RETRIES: '1',
         RETRY_BASE_MS: '50',
         RETRY_MAX_MS: '60000',
       });
+      cleanups.push(drop);
       let infq = await InfqProcess.start(env);
       cleanups.push(() => infq.kill());
 
       const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
       const tenants = await Promise.all(
-        [0, 1, 2].map(async () => {
-          const tenant = await (
-            await fetch(`${infq.url}/admin/api/tenants`, {
-              method: 'POST',
-              headers: admin,
-              body: JSON.stringify({
-                name: `t-${randomBytes(4).toString('hex')}`,
-                limits: { rpm: 100_000, max_concurrent: 10_000 },
-              }),
-            })
-          ).json();
-          const key = await (
-            await fetch(`${infq.url}/admin/api/tenants/${tenant.id}/keys`, {
-              method: 'POST',
-              headers: admin,
-              body: '{}',
-            })
-          ).json();
-          return { id: tenant.id as string, key: key.key as string };
-        }),
+        [0, 1, 2].map(() => createTenantAt(infq.url, { rpm: 100_000, max_concurrent: 10_000 })),
       );
 
       const jobs: { id: string; key: string; marker: string }[] = [];

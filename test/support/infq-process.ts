@@ -2,7 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { eventually } from './infq-harness.js';
+import { randomBytes } from 'node:crypto';
+import type { FakeBackend } from './fake-backend.js';
+import {
+  ADMIN_TOKEN,
+  clearRedisPrefix,
+  createTestDatabase,
+  eventually,
+  testEnv,
+  type QueueBackendKind,
+} from './infq-harness.js';
 
 const MAIN = resolve(import.meta.dirname, '../../dist/src/main.js');
 
@@ -51,4 +60,44 @@ export function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+/** A database and Redis prefix of one test's own, and the environment that points processes at them. */
+export async function isolatedEnvironment(
+  backend: QueueBackendKind,
+  nodes: FakeBackend[],
+  overrides: Record<string, string> = {},
+): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  const database = await createTestDatabase();
+  const prefix = `infqtest${randomBytes(4).toString('hex')}`;
+  return {
+    env: testEnv(backend, database.url, prefix, nodes, overrides),
+    drop: async () => {
+      await database.drop();
+      if (backend === 'redis') await clearRedisPrefix(prefix);
+    },
+  };
+}
+
+/** Creates a tenant (with `limits`) and a key through the admin API of the server at `url`. */
+export async function createTenantAt(
+  url: string,
+  limits?: Record<string, number>,
+): Promise<{ id: string; key: string }> {
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const name = `t-${randomBytes(4).toString('hex')}`;
+  const tenant = await fetch(`${url}/admin/api/tenants`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name, ...(limits && { limits }) }),
+  });
+  if (tenant.status !== 201) throw new Error(`tenant not created: ${tenant.status}`);
+  const { id } = await tenant.json();
+  const key = await fetch(`${url}/admin/api/tenants/${id}/keys`, {
+    method: 'POST',
+    headers,
+    body: '{}',
+  });
+  if (key.status !== 201) throw new Error(`key not issued: ${key.status}`);
+  return { id, key: (await key.json()).key };
 }
