@@ -1,7 +1,14 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { PublicAccess } from '../auth/access.decorator.js';
+import { openApiSchema } from '../common/zod-validation.pipe.js';
+import { HealthResponseSchema } from './dto/health.dto.js';
 import { HealthService, type HealthReport } from './health.service.js';
 
 @ApiTags('health')
@@ -12,6 +19,11 @@ export class HealthController {
 
   @Get()
   @ApiOperation({ summary: 'Liveness, queue counts and upstream state; no key needed' })
+  @ApiOkResponse({ schema: openApiSchema(HealthResponseSchema) })
+  @ApiServiceUnavailableResponse({
+    description: 'status `down`',
+    schema: openApiSchema(HealthResponseSchema),
+  })
   async get(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthReport> {
     const report = await this.health.report();
     if (report.status === 'down') void reply.status(503);

@@ -17,6 +17,8 @@ import { RateLimitInterceptor } from '../limits/rate-limit.interceptor.js';
 import { StreamingService } from '../streaming/streaming.service.js';
 import { ModelCatalogService } from '../upstream/model-catalog.service.js';
 import { validateChatRequest } from './chat-request.js';
+import { QueuedResponseSchema } from './dto/job.dto.js';
+import { openApiSchema } from '../common/zod-validation.pipe.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
 import { readWaitPreference } from './wait-preference.js';
 
@@ -63,12 +65,11 @@ export class ChatCompletionsController {
   @ApiResponse({
     status: 202,
     description: 'Queued; poll `Location`',
-    schema: {
-      example: {
-        id: '0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f',
-        status: 'queued',
-        poll: '/v1/results/0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f',
-      },
+    schema: openApiSchema(QueuedResponseSchema),
+    example: {
+      id: '0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f',
+      status: 'queued',
+      poll: '/v1/results/0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f',
     },
   })
   @ApiResponse({

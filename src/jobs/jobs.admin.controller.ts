@@ -1,5 +1,7 @@
 import { Controller, Delete, Get, Header, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { openApiSchema } from '../common/zod-validation.pipe.js';
+import { DeadLetterListSchema, JobDeletedSchema, JobResponseSchema } from './dto/job.dto.js';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
@@ -14,6 +16,7 @@ export class JobsAdminController {
   constructor(private readonly jobs: JobsService) {}
 
   @Get('dead-letters')
+  @ApiOkResponse({ schema: openApiSchema(DeadLetterListSchema) })
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({ summary: 'Dead jobs, newest first, with request, error and retries' })
   @ApiQuery({ name: 'tenant', required: false })
@@ -41,6 +44,7 @@ export class JobsAdminController {
   }
 
   @Post('jobs/:id/retry')
+  @ApiOkResponse({ schema: openApiSchema(JobResponseSchema) })
   @HttpCode(200)
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({ summary: 'Requeue a dead job; its retries start again from 0' })
@@ -49,6 +53,7 @@ export class JobsAdminController {
   }
 
   @Delete('jobs/:id')
+  @ApiOkResponse({ schema: openApiSchema(JobDeletedSchema) })
   @ApiOperation({ summary: 'Delete a job' })
   async delete(@Param('id') id: string): Promise<{ id: string; deleted: true }> {
     await this.jobs.delete(id);

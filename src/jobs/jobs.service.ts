@@ -168,7 +168,7 @@ export class JobsService {
     // only be newer. (The other order can pair a fresh "failed" with a stale failedReason.)
     const state = await this.queue.getJobState(jobId);
     if (state === 'unknown') return null;
-    const job = (await this.queue.getJob(jobId));
+    const job = await this.queue.getJob(jobId);
     if (!job) return null;
     const snapshot = toJobSnapshot(job, state);
     return this.isExpired(snapshot) ? null : { job, snapshot };

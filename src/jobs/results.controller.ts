@@ -1,5 +1,7 @@
 import { Controller, Delete, Get, Header, Param, Query, Res } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { openApiSchema } from '../common/zod-validation.pipe.js';
+import { JobResponseSchema } from './dto/job.dto.js';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
@@ -35,10 +37,10 @@ export class ResultsController {
   ) {}
 
   @Get(':id')
+  @ApiOkResponse({ schema: openApiSchema(JobResponseSchema), example: JOB_EXAMPLE })
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
     summary: "A job's status, retries, error and (once complete) result",
-    description: `Example: ${JSON.stringify(JOB_EXAMPLE)}`,
   })
   @ApiQuery({
     name: 'wait',
@@ -62,10 +64,10 @@ export class ResultsController {
   }
 
   @Delete(':id')
+  @ApiOkResponse({ schema: openApiSchema(JobResponseSchema) })
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({
-    summary: 'Cancel a queued or processing job',
-    description: JSON.stringify(JOB_EXAMPLE),
+    summary: 'Cancel a queued or processing job (idempotent); 409 once complete or dead',
   })
   async cancel(@Param('id') id: string, @CurrentTenant() tenant: TenantPrincipal): Promise<string> {
     return renderJobView(await this.jobs.cancel(tenant.tenantId, id));

@@ -1,10 +1,20 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ApiKeysService } from './api-keys.service.js';
 import {
   ApiKeyCreateSchema,
+  ApiKeyCreatedSchema,
+  ApiKeyListSchema,
+  ApiKeyResponseSchema,
   type ApiKeyCreateDto,
   type ApiKeyCreatedDto,
   type ApiKeyResponseDto,
@@ -19,6 +29,7 @@ export class ApiKeysAdminController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Post('tenants/:id/keys')
+  @ApiCreatedResponse({ schema: openApiSchema(ApiKeyCreatedSchema) })
   @HttpCode(201)
   @ApiOperation({ summary: 'Issue a key; the `key` field is shown only in this answer' })
   @ApiBody({
@@ -34,6 +45,7 @@ export class ApiKeysAdminController {
   }
 
   @Get('tenants/:id/keys')
+  @ApiOkResponse({ schema: openApiSchema(ApiKeyListSchema) })
   @ApiOperation({ summary: "A tenant's keys, without secrets" })
   async list(
     @Param('id') tenantId: string,
@@ -43,6 +55,7 @@ export class ApiKeysAdminController {
   }
 
   @Delete('keys/:id')
+  @ApiOkResponse({ schema: openApiSchema(ApiKeyResponseSchema) })
   @ApiOperation({ summary: 'Revoke a key (refused everywhere within 1 s)' })
   async revoke(@Param('id') id: string): Promise<ApiKeyResponseDto> {
     return toApiKeyResponse(await this.keys.revoke(id));

@@ -9,11 +9,20 @@ import {
   Patch,
   Post,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import {
   TenantCreateSchema,
+  TenantListSchema,
+  TenantResponseSchema,
   TenantUpdateSchema,
   type TenantCreateDto,
   type TenantResponseDto,
@@ -35,6 +44,7 @@ export class TenantsAdminController {
   ) {}
 
   @Post()
+  @ApiCreatedResponse({ schema: openApiSchema(TenantResponseSchema) })
   @HttpCode(201)
   @ApiOperation({ summary: 'Create a tenant (limits default to DEFAULT_*)' })
   @ApiBody({
@@ -52,6 +62,7 @@ export class TenantsAdminController {
   }
 
   @Get()
+  @ApiOkResponse({ schema: openApiSchema(TenantListSchema) })
   @ApiOperation({ summary: "List tenants, each with today's usage" })
   async list(): Promise<{ object: 'list'; data: TenantResponseDto[] }> {
     const tenants = await this.tenants.list();
@@ -62,6 +73,7 @@ export class TenantsAdminController {
   }
 
   @Get(':id')
+  @ApiOkResponse({ schema: openApiSchema(TenantResponseSchema) })
   @ApiOperation({
     summary: "One tenant with today's usage: requests this minute, tokens today, open jobs",
   })
@@ -70,6 +82,7 @@ export class TenantsAdminController {
   }
 
   @Patch(':id')
+  @ApiOkResponse({ schema: openApiSchema(TenantResponseSchema) })
   @ApiOperation({ summary: "Change a tenant's limits or status (applies within 1 s everywhere)" })
   @ApiBody({
     schema: openApiSchema(TenantUpdateSchema),

@@ -229,17 +229,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * A job's status, retries, error and (once complete) result
-         * @description Example: {"id":"0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f","object":"chat.completion.job","status":"complete","model":"llama-3.3-70b","created_at":1764090000,"started_at":1764090001,"completed_at":1764090003,"retries":0,"next_retry_at":null,"error":null,"result":{"id":"chatcmpl-1","object":"chat.completion","choices":[]}}
-         */
+        /** A job's status, retries, error and (once complete) result */
         get: operations["ResultsController_get"];
         put?: never;
         post?: never;
-        /**
-         * Cancel a queued or processing job
-         * @description {"id":"0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f","object":"chat.completion.job","status":"complete","model":"llama-3.3-70b","created_at":1764090000,"started_at":1764090001,"completed_at":1764090003,"retries":0,"next_retry_at":null,"error":null,"result":{"id":"chatcmpl-1","object":"chat.completion","choices":[]}}
-         */
+        /** Cancel a queued or processing job (idempotent); 409 once complete or dead */
         delete: operations["ResultsController_cancel"];
         options?: never;
         head?: never;
@@ -276,7 +270,40 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: {
+                            completed_at: number | null;
+                            created_at: number;
+                            error: string | null;
+                            /** Format: uuid */
+                            id: string;
+                            model: string;
+                            /** @description unix seconds of the next attempt, while waiting to retry */
+                            next_retry_at: number | null;
+                            /** @enum {string} */
+                            object: "chat.completion.job";
+                            /** @description the client's request, verbatim */
+                            request: {
+                                [key: string]: unknown;
+                            };
+                            /** @description the backend's chat completion, verbatim */
+                            result: {
+                                [key: string]: unknown;
+                            } | null;
+                            retries: number;
+                            started_at: number | null;
+                            /** @enum {string} */
+                            status: "queued" | "processing" | "complete" | "dead" | "cancelled";
+                            /** Format: uuid */
+                            tenant_id: string;
+                        }[];
+                        /** @description pass as `cursor` for the next page */
+                        next_cursor: string | null;
+                        /** @enum {string} */
+                        object: "list";
+                    };
+                };
             };
         };
     };
@@ -295,7 +322,14 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        deleted: true;
+                        /** Format: uuid */
+                        id: string;
+                    };
+                };
             };
         };
     };
@@ -314,7 +348,28 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        completed_at: number | null;
+                        created_at: number;
+                        error: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        model: string;
+                        /** @description unix seconds of the next attempt, while waiting to retry */
+                        next_retry_at: number | null;
+                        /** @enum {string} */
+                        object: "chat.completion.job";
+                        /** @description the backend's chat completion, verbatim */
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        retries: number;
+                        started_at: number | null;
+                        /** @enum {string} */
+                        status: "queued" | "processing" | "complete" | "dead" | "cancelled";
+                    };
+                };
             };
         };
     };
@@ -333,7 +388,20 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: number;
+                        /** Format: uuid */
+                        id: string;
+                        last_used_at: number | null;
+                        name: string;
+                        /** @description the first characters of the key, safe to show */
+                        prefix: string;
+                        revoked_at: number | null;
+                        /** Format: uuid */
+                        tenant_id: string;
+                    };
+                };
             };
         };
     };
@@ -526,7 +594,32 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description unix seconds */
+                            created_at: number;
+                            /** Format: uuid */
+                            id: string;
+                            limits: {
+                                max_concurrent: number;
+                                rpm: number;
+                                tokens_per_day: number;
+                            };
+                            name: string;
+                            /** @enum {string} */
+                            status: "active" | "suspended";
+                            /** @description today's usage (UTC day, sliding minute) */
+                            usage?: {
+                                open_jobs: number;
+                                requests_this_minute: number;
+                                tokens_today: number;
+                            };
+                        }[];
+                        /** @enum {string} */
+                        object: "list";
+                    };
+                };
             };
         };
     };
@@ -554,7 +647,28 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description unix seconds */
+                        created_at: number;
+                        /** Format: uuid */
+                        id: string;
+                        limits: {
+                            max_concurrent: number;
+                            rpm: number;
+                            tokens_per_day: number;
+                        };
+                        name: string;
+                        /** @enum {string} */
+                        status: "active" | "suspended";
+                        /** @description today's usage (UTC day, sliding minute) */
+                        usage?: {
+                            open_jobs: number;
+                            requests_this_minute: number;
+                            tokens_today: number;
+                        };
+                    };
+                };
             };
         };
     };
@@ -573,7 +687,28 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description unix seconds */
+                        created_at: number;
+                        /** Format: uuid */
+                        id: string;
+                        limits: {
+                            max_concurrent: number;
+                            rpm: number;
+                            tokens_per_day: number;
+                        };
+                        name: string;
+                        /** @enum {string} */
+                        status: "active" | "suspended";
+                        /** @description today's usage (UTC day, sliding minute) */
+                        usage?: {
+                            open_jobs: number;
+                            requests_this_minute: number;
+                            tokens_today: number;
+                        };
+                    };
+                };
             };
         };
     };
@@ -604,7 +739,28 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description unix seconds */
+                        created_at: number;
+                        /** Format: uuid */
+                        id: string;
+                        limits: {
+                            max_concurrent: number;
+                            rpm: number;
+                            tokens_per_day: number;
+                        };
+                        name: string;
+                        /** @enum {string} */
+                        status: "active" | "suspended";
+                        /** @description today's usage (UTC day, sliding minute) */
+                        usage?: {
+                            open_jobs: number;
+                            requests_this_minute: number;
+                            tokens_today: number;
+                        };
+                    };
+                };
             };
         };
     };
@@ -623,7 +779,24 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        data: {
+                            created_at: number;
+                            /** Format: uuid */
+                            id: string;
+                            last_used_at: number | null;
+                            name: string;
+                            /** @description the first characters of the key, safe to show */
+                            prefix: string;
+                            revoked_at: number | null;
+                            /** Format: uuid */
+                            tenant_id: string;
+                        }[];
+                        /** @enum {string} */
+                        object: "list";
+                    };
+                };
             };
         };
     };
@@ -649,7 +822,22 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        created_at: number;
+                        /** Format: uuid */
+                        id: string;
+                        /** @description inf_…: shown only in this answer */
+                        key: string;
+                        last_used_at: number | null;
+                        name: string;
+                        /** @description the first characters of the key, safe to show */
+                        prefix: string;
+                        revoked_at: number | null;
+                        /** Format: uuid */
+                        tenant_id: string;
+                    };
+                };
             };
         };
     };
@@ -666,7 +854,76 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        database: "ok" | "down";
+                        queue: {
+                            /** @enum {string} */
+                            backend: "redis" | "postgres";
+                            complete?: number;
+                            dead?: number;
+                            processing?: number;
+                            queued?: number;
+                            retrying?: number;
+                        };
+                        /**
+                         * @description `down` answers 503
+                         * @enum {string}
+                         */
+                        status: "ok" | "degraded" | "down";
+                        upstreams: {
+                            bus: {
+                                healthy: number;
+                                nodes: number;
+                            };
+                            pistachio: {
+                                configured: boolean;
+                                healthy: boolean;
+                            };
+                        };
+                        uptime_s: number;
+                        version: string;
+                    };
+                };
+            };
+            /** @description status `down` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        database: "ok" | "down";
+                        queue: {
+                            /** @enum {string} */
+                            backend: "redis" | "postgres";
+                            complete?: number;
+                            dead?: number;
+                            processing?: number;
+                            queued?: number;
+                            retrying?: number;
+                        };
+                        /**
+                         * @description `down` answers 503
+                         * @enum {string}
+                         */
+                        status: "ok" | "degraded" | "down";
+                        upstreams: {
+                            bus: {
+                                healthy: number;
+                                nodes: number;
+                            };
+                            pistachio: {
+                                configured: boolean;
+                                healthy: boolean;
+                            };
+                        };
+                        uptime_s: number;
+                        version: string;
+                    };
+                };
             };
         };
     };
@@ -701,7 +958,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    /**
+                     * @example {
+                     *       "id": "0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f",
+                     *       "status": "queued",
+                     *       "poll": "/v1/results/0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f"
+                     *     }
+                     */
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        poll: string;
+                        /** @enum {string} */
+                        status: "queued";
+                    };
                 };
             };
             /** @description Over a limit; see `Retry-After` */
@@ -763,7 +1033,47 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f",
+                     *       "object": "chat.completion.job",
+                     *       "status": "complete",
+                     *       "model": "llama-3.3-70b",
+                     *       "created_at": 1764090000,
+                     *       "started_at": 1764090001,
+                     *       "completed_at": 1764090003,
+                     *       "retries": 0,
+                     *       "next_retry_at": null,
+                     *       "error": null,
+                     *       "result": {
+                     *         "id": "chatcmpl-1",
+                     *         "object": "chat.completion",
+                     *         "choices": []
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        completed_at: number | null;
+                        created_at: number;
+                        error: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        model: string;
+                        /** @description unix seconds of the next attempt, while waiting to retry */
+                        next_retry_at: number | null;
+                        /** @enum {string} */
+                        object: "chat.completion.job";
+                        /** @description the backend's chat completion, verbatim */
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        retries: number;
+                        started_at: number | null;
+                        /** @enum {string} */
+                        status: "queued" | "processing" | "complete" | "dead" | "cancelled";
+                    };
+                };
             };
         };
     };
@@ -782,7 +1092,28 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        completed_at: number | null;
+                        created_at: number;
+                        error: string | null;
+                        /** Format: uuid */
+                        id: string;
+                        model: string;
+                        /** @description unix seconds of the next attempt, while waiting to retry */
+                        next_retry_at: number | null;
+                        /** @enum {string} */
+                        object: "chat.completion.job";
+                        /** @description the backend's chat completion, verbatim */
+                        result: {
+                            [key: string]: unknown;
+                        } | null;
+                        retries: number;
+                        started_at: number | null;
+                        /** @enum {string} */
+                        status: "queued" | "processing" | "complete" | "dead" | "cancelled";
+                    };
+                };
             };
         };
     };

@@ -26,23 +26,28 @@ export const TenantUpdateSchema = z.strictObject({
 });
 export type TenantUpdateDto = z.infer<typeof TenantUpdateSchema>;
 
-export interface TenantLimitsDto {
-  rpm: number;
-  tokens_per_day: number;
-  max_concurrent: number;
-}
+export const TenantUsageSchema = z.object({
+  requests_this_minute: z.number().int(),
+  tokens_today: z.number().int(),
+  open_jobs: z.number().int(),
+});
+export type TenantUsageDto = z.infer<typeof TenantUsageSchema>;
 
-export interface TenantResponseDto {
-  id: string;
-  name: string;
-  status: TenantStatus;
-  limits: TenantLimitsDto;
-  created_at: number;
-  usage?: TenantUsageDto;
-}
+export const TenantResponseSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  status: z.enum([TenantStatus.Active, TenantStatus.Suspended]),
+  limits: z.object({
+    rpm: z.number().int(),
+    tokens_per_day: z.number().int(),
+    max_concurrent: z.number().int(),
+  }),
+  created_at: z.number().int().describe('unix seconds'),
+  usage: TenantUsageSchema.optional().describe("today's usage (UTC day, sliding minute)"),
+});
+export type TenantResponseDto = z.infer<typeof TenantResponseSchema>;
 
-export interface TenantUsageDto {
-  requests_this_minute: number;
-  tokens_today: number;
-  open_jobs: number;
-}
+export const TenantListSchema = z.object({
+  object: z.literal('list'),
+  data: z.array(TenantResponseSchema),
+});
