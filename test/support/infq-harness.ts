@@ -96,11 +96,14 @@ export class Infq {
     backend: QueueBackendKind,
     nodes: FakeBackend[],
     env: Record<string, string> = {},
+    /** Rewrites the test database's URL, e.g. to reach it through a TcpProxy. */
+    routeDatabase: (url: string) => string = (url) => url,
   ): Promise<Infq> {
     const database = await createTestDatabase();
     const prefix = `infqtest${randomBytes(4).toString('hex')}`;
-    const config = loadConfig(testEnv(backend, database.url, prefix, nodes, env));
-    const app = await createApp(config, database.url, createLogger(config.logLevel));
+    const databaseUrl = routeDatabase(database.url);
+    const config = loadConfig(testEnv(backend, databaseUrl, prefix, nodes, env));
+    const app = await createApp(config, databaseUrl, createLogger(config.logLevel));
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.getHttpServer().address() as { port: number };
     return new Infq(app, `http://127.0.0.1:${address.port}`, config, async () => {

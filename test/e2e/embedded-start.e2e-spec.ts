@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InfqProcess } from '../support/infq-process.js';
+
+/** PostgreSQL server processes whose data directory is under `dataDir`. */
+function postgresProcessesUnder(dataDir: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes('postgres') && line.includes(dataDir));
+}
+
+describe('zero-install start', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'infq-embedded-'));
+  // mkdtemp makes it private to root; run as root, PostgreSQL runs as its own user.
+  chmodSync(dataDir, 0o755);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it(
+    'starts with no configuration on an embedded PostgreSQL, keeps data across restarts and leaves no orphan',
+    { timeout: 120_000 },
+    async () => {
+      // Nothing but DATA_DIR (and a free port): no DATABASE_URL, no REDIS_URL.
+      let infq = await InfqProcess.start({
+        DATA_DIR: dataDir,
+        ADMIN_TOKEN: 'embedded-admin-token-0000',
+        LOG_LEVEL: 'warn',
+      });
+      const health = await (await fetch(`${infq.url}/health`)).json();
+      expect(health).toMatchObject({
+        status: 'ok',
+        database: 'ok',
+        queue: { backend: 'postgres' },
+      });
+      const admin = {
+        authorization: 'Bearer embedded-admin-token-0000',
+        'content-type': 'application/json',
+      };
+      expect(
+        (
+          await fetch(`${infq.url}/admin/api/tenants`, {
+            method: 'POST',
+            headers: admin,
+            body: '{"name":"kept"}',
+          })
+        ).status,
+      ).toBe(201);
+      expect(postgresProcessesUnder(dataDir).length).toBeGreaterThan(0);
+
+      await infq.kill('SIGTERM');
+      expect(infq.child.exitCode).toBe(0);
+      expect(postgresProcessesUnder(dataDir)).toEqual([]);
+
+      infq = await InfqProcess.start({
+        DATA_DIR: dataDir,
+        ADMIN_TOKEN: 'embedded-admin-token-0000',
+        LOG_LEVEL: 'warn',
+      });
+      const tenants = await (
+        await fetch(`${infq.url}/admin/api/tenants`, { headers: admin })
+      ).json();
+      expect(tenants.data.map((tenant: { name: string }) => tenant.name)).toEqual(['kept']);
+      await infq.kill('SIGINT');
+      expect(postgresProcessesUnder(dataDir)).toEqual([]);
+    },
+  );
+});
