@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,4 +65,20 @@ describe('zero-install start', () => {
       expect(postgresProcessesUnder(dataDir)).toEqual([]);
     },
   );
+
+  it('refuses to start on a bad value, naming the variable and the value', () => {
+    const main = join(import.meta.dirname, '../../dist/src/main.js');
+    const result = spawnSync(process.execPath, [main], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATA_DIR: dataDir,
+        PORT: 'eighty',
+        BUS_NODES: 'http://a/v1=0',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('PORT="eighty"');
+  });
 });
