@@ -19,6 +19,7 @@ import { toJobSnapshot, type JobSnapshot } from './job-view.mapper.js';
 type InferenceJob = Job<InferenceJobData, InferenceJobResult>;
 
 const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_DEAD_LETTER_SCAN = 5_000;
 // How long a cancel waits for a running attempt to stop before answering.
 const CANCEL_SETTLE_MS = 2_000;
 
@@ -93,7 +94,10 @@ export class JobsService {
     const items: DeadLetter[] = [];
     const pageSize = 200;
     let offset = query.cursor;
-    while (items.length < query.limit) {
+    // A filter that matches little must not read the whole failed set in one request: past
+    // this many, the page ends early and its cursor says where to go on.
+    const scanEnd = query.cursor + MAX_DEAD_LETTER_SCAN;
+    while (items.length < query.limit && offset < scanEnd) {
       const page = await this.queue.getFailed(offset, offset + pageSize - 1);
       if (page.length === 0) return { items, nextCursor: null };
       for (const [index, job] of page.entries()) {
