@@ -34,7 +34,6 @@ export interface DeadLetter {
   snapshot: JobSnapshot;
   tenantId: string;
   request: string;
-  failedAt: number | null;
 }
 
 export interface QueueCounts {
@@ -110,7 +109,6 @@ export class JobsService {
           snapshot,
           tenantId: job.data.tenantId,
           request: job.data.request,
-          failedAt: job.finishedOn ?? null,
         });
         if (items.length === query.limit) return { items, nextCursor: offset + index + 1 };
       }
