@@ -9,6 +9,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { Admission } from '../limits/admission.js';
 import { STREAM_SLOT_TTL_MS } from '../limits/limits-store.js';
 import { LimitsService } from '../limits/limits.service.js';
+import { readCapped, upstreamErrorMessage } from '../upstream/capped-body.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import { UpstreamRegistry } from '../upstream/upstream-registry.service.js';
 import { eventData, sseEvents, usageOf } from './sse-events.js';
@@ -168,8 +169,8 @@ export class StreamingService {
       call.succeed();
       return response;
     }
-    const text = await readCapped(response.body);
-    const message = upstreamMessage(text);
+    const { text } = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
+    const message = upstreamErrorMessage(text, response.statusCode);
     call.fail({ kind: 'http', node: node.url, status: response.statusCode, message });
     throw new AppError(
       ErrorCode.UpstreamError,
@@ -180,28 +181,4 @@ export class StreamingService {
       },
     );
   }
-}
-
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size >= MAX_ERROR_BODY_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8');
-}
-
-function upstreamMessage(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
-    if (typeof parsed.error?.message === 'string') return parsed.error.message.slice(0, 500);
-  } catch {
-    // not JSON
-  }
-  return text.trim().slice(0, 500) || 'no message';
 }

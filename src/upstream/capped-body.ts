@@ -18,3 +18,19 @@ export async function readCapped(
     truncated: size > limit,
   };
 }
+
+/** The message of a backend's error body: OpenAI's `error.message`, or the text itself. */
+export function upstreamErrorMessage(text: string, status: number): string {
+  try {
+    const parsed = JSON.parse(text) as {
+      error?: { message?: unknown } | string;
+      message?: unknown;
+    };
+    const message =
+      typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message);
+    if (typeof message === 'string' && message) return message.slice(0, 500);
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.trim().slice(0, 500) || `HTTP ${status}`;
+}

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { errors } from 'undici';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { readCapped } from './capped-body.js';
+import { readCapped, upstreamErrorMessage } from './capped-body.js';
 import { parseRetryAfter, UpstreamFailureError, type UpstreamFailure } from './upstream-failure.js';
 import type { UpstreamNode } from './upstream-node.js';
 import { UpstreamRegistry } from './upstream-registry.service.js';
@@ -96,7 +96,7 @@ export class ChatCompletionsClient {
           kind: 'http',
           node: node.url,
           status: response.statusCode,
-          message: errorMessage(text, response.statusCode),
+          message: upstreamErrorMessage(text, response.statusCode),
           retryAfterMs: parseRetryAfter(response.headers['retry-after']),
         });
       }
@@ -143,21 +143,6 @@ function validateCompletion(text: string, node: string): number {
 function replaceModel(requestBody: string, model: string): string {
   const parsed = JSON.parse(requestBody) as Record<string, unknown>;
   return JSON.stringify({ ...parsed, model });
-}
-
-function errorMessage(text: string, status: number): string {
-  try {
-    const parsed = JSON.parse(text) as {
-      error?: { message?: unknown } | string;
-      message?: unknown;
-    };
-    const message =
-      typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message);
-    if (typeof message === 'string' && message) return message.slice(0, 500);
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return text.trim().slice(0, 500) || `HTTP ${status}`;
 }
 
 function describeNetworkError(error: unknown): string {
