@@ -397,7 +397,10 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       expect((await infq.fetch('/health')).status).toBe(200);
     });
 
-    it('documents every endpoint at /docs-json', async () => {
+    it('documents every endpoint at /docs-json, browsable at /docs', async () => {
+      const page = await infq.fetch('/docs');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
       const response = await infq.fetch('/docs-json');
       expect(response.status).toBe(200);
       const document = await response.json();
