@@ -28,7 +28,13 @@ export class JobWaiter {
       const stopSleeping = new AbortController();
       // Subscribe before reading, so an ending between the two is not missed.
       const finished = new Promise<void>((resolve) => {
-        unsubscribe = this.events.onFinished(jobId, () => resolve());
+        const stopFinished = this.events.onFinished(jobId, () => resolve());
+        // A cancelled job reads final at once, though a busy queue may fail it only later.
+        const stopCancelled = this.events.onCancelRequested((id) => id === jobId && resolve());
+        unsubscribe = () => {
+          stopFinished();
+          stopCancelled();
+        };
       });
       try {
         const snapshot = await this.jobs.get(tenantId, jobId);

@@ -1,5 +1,8 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INFERENCE_QUEUE } from '../../src/jobs/inference-queue.js';
 import { FakeBackend } from '../support/fake-backend.js';
 import {
   eventually,
@@ -291,6 +294,49 @@ export function describeOpenAiCompatibility(backend: QueueBackendKind): void {
       const events = text.split('\n\n').filter(Boolean);
       expect(events.at(-1)).toMatch(/^data: \{"error":\{/);
       expect(text).toContain('"content":"a"');
+    });
+  });
+
+  describe(`wait mode with a busy worker (${backend} backend)`, () => {
+    let fake: FakeBackend;
+    let infq: Infq;
+
+    beforeAll(async () => {
+      fake = await FakeBackend.start();
+      infq = await Infq.start(backend, [fake], { WORKER_CONCURRENCY: '1' });
+    });
+
+    afterAll(async () => {
+      await infq?.close();
+      await fake?.close();
+    });
+
+    it('answers 409 job_cancelled at once for a queued job cancelled while its client waits', async () => {
+      const tenant = await infq.createTenant();
+      const auth = { authorization: `Bearer ${tenant.key}` };
+      fake.script('occupy', { type: 'hang' });
+      const blocker = await infq.submit(tenant.key, 'occupy');
+      await fake.waitForRequest((request) => request.prompt === 'occupy');
+      const waiting = infq.chat(tenant.key, 'behind the blocker', {}, { prefer: 'wait=30' });
+      // The only worker is busy, so the waiting job stays queued; its client does not know its
+      // id yet, so the test reads it from the queue itself.
+      const queue = infq.app.get<Queue>(getQueueToken(INFERENCE_QUEUE));
+      const id = await eventually(async () => {
+        const [job] = await queue.getWaiting();
+        if (!job?.id) throw new Error('not queued yet');
+        return job.id;
+      });
+      const cancelledAt = Date.now();
+      expect(
+        (await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: auth })).status,
+      ).toBe(200);
+      await expectOpenAiError(await waiting, 409, 'job_cancelled');
+      // Answered on the cancel itself, not when the busy worker got round to the job.
+      expect(Date.now() - cancelledAt).toBeLessThan(1_000);
+      expect(fake.completions('behind the blocker')).toHaveLength(0);
+      expect(
+        (await infq.fetch(`/v1/results/${blocker}`, { method: 'DELETE', headers: auth })).status,
+      ).toBe(200);
     });
   });
 }
