@@ -17,7 +17,6 @@ export enum ErrorCode {
   Conflict = 'conflict',
   RequestTooLarge = 'request_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
-  MethodNotAllowed = 'method_not_allowed',
   RateLimitExceeded = 'rate_limit_exceeded',
   DailyTokenLimitExceeded = 'daily_token_limit_exceeded',
   ConcurrencyLimitExceeded = 'concurrency_limit_exceeded',
@@ -58,8 +57,6 @@ export function describeErrorCode(code: ErrorCode): { status: number; type: Erro
     case ErrorCode.RouteNotFound:
     case ErrorCode.NotFound:
       return { status: 404, type: 'not_found_error' };
-    case ErrorCode.MethodNotAllowed:
-      return { status: 405, type: 'invalid_request_error' };
     case ErrorCode.JobNotCancellable:
     case ErrorCode.JobCancelled:
     case ErrorCode.Conflict:
