@@ -46,6 +46,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_MD = path.join(ROOT, 'bench/RESULTS.md');
+const OTHER_RESULTS_MARKER = '<!-- other benchmarks -->';
 
 const env = process.env;
 const OPTIONS = {
@@ -145,7 +146,15 @@ const machine = await describeMachine();
 const markdown = renderTables(results);
 console.log(`\n${markdown}`);
 if (OPTIONS.write) {
-  writeFileSync(RESULTS_MD, renderResultsFile(machine, started, markdown, results));
+  // Results of the other scripts in bench/ sit below this marker and survive a rerun.
+  const previous = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '';
+  const kept = previous.includes(OTHER_RESULTS_MARKER)
+    ? previous.slice(previous.indexOf(OTHER_RESULTS_MARKER))
+    : '';
+  writeFileSync(
+    RESULTS_MD,
+    renderResultsFile(machine, started, markdown, results) + (kept ? `\n${kept}` : ''),
+  );
   log(`wrote ${path.relative(ROOT, RESULTS_MD)}`);
 }
 for (const r of results) {
