@@ -3,6 +3,7 @@ import { Button } from '../components/ui/button';
 import { ErrorBanner } from '../components/ui/error-banner';
 import { Spinner } from '../components/ui/spinner';
 import { useSession, useSignOut } from '../features/auth/session-api';
+import { Brand } from '../components/ui/brand';
 
 const NAV = [
   { to: '/', label: 'Overview', end: true },
@@ -44,14 +45,7 @@ export function AppLayout() {
   return (
     <div className="shell">
       <aside className="sidebar">
-        <div className="brand">
-          <span className="brand-mark" aria-hidden>
-            ≋
-          </span>
-          <span>
-            infq <span className="brand-sub">admin</span>
-          </span>
-        </div>
+        <Brand />
         <nav className="nav" aria-label="Main">
           {NAV.map((item) => (
             <NavLink key={item.to} to={item.to} end={item.end} className="nav-link">

@@ -1,6 +1,7 @@
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
 import { SignInForm } from '../features/auth/sign-in-form';
 import { useSession } from '../features/auth/session-api';
+import { Brand } from '../components/ui/brand';
 
 export function SignInPage() {
   const session = useSession();
@@ -14,14 +15,7 @@ export function SignInPage() {
   return (
     <div className="center-screen auth-screen">
       <div className="auth-card">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden>
-            ≋
-          </span>
-          <span>
-            infq <span className="brand-sub">admin</span>
-          </span>
-        </div>
+        <Brand large />
         <h1 className="auth-title">Sign in</h1>
         <p className="muted">Manage tenants, keys, limits and dead letters.</p>
         <SignInForm onSignedIn={() => void navigate(next, { replace: true })} />
