@@ -6,6 +6,8 @@ import { ConfigError } from './config/bus-nodes.js';
 import { readEnv } from './config/read-env.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 
+const SHUTDOWN_GRACE_MS = 15_000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -35,7 +37,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await app.close().catch((error: Error) => logger.error({ err: error }, 'shutdown error'));
+    // Jobs are durable and running attempts are handed back, so a close that hangs (a library
+    // waiting on a dead connection) must not keep the process: after the grace period, go.
+    const closed = app
+      .close()
+      .catch((error: Error) => logger.error({ err: error }, 'shutdown error'));
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
+    if ((await Promise.race([closed.then(() => true), grace.then(() => false)])) === false) {
+      logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown took too long; exiting anyway');
+    }
     await embedded
       ?.stop()
       .catch((error: Error) => logger.error({ err: error }, 'embedded PostgreSQL stop error'));

@@ -55,6 +55,7 @@ export class InferenceProcessor
   private readonly recentlyCancelled = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
   private shuttingDown = false;
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     private readonly upstream: ChatCompletionsClient,
@@ -71,11 +72,19 @@ export class InferenceProcessor
     this.unsubscribe = this.events.onCancelRequested((jobId) => this.cancel(jobId));
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     this.unsubscribe?.();
-    // Without this, closing the worker would wait for every backend call (up to the timeout).
     this.shuttingDown = true;
+    // Take no new job (a handed-back one would come straight back), then hand back the running
+    // ones: without this, closing the worker would wait for every backend call.
+    const paused = this.worker.pause(true);
     this.worker.cancelAllJobs(SHUTDOWN_REASON);
+    await paused;
+    // A fetch already under way when the worker paused can still deliver a job: it is handed
+    // back too, so wait until nothing is running.
+    for (let round = 0; round < 10 && this.running.size > 0; round++) {
+      await Promise.allSettled(this.running);
+    }
   }
 
   async process(
@@ -83,7 +92,22 @@ export class InferenceProcessor
     token?: string,
     signal?: AbortSignal,
   ): Promise<InferenceJobResult> {
+    const attempt = this.attempt(job, token, signal);
+    this.running.add(attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.running.delete(attempt);
+    }
+  }
+
+  private async attempt(
+    job: Job<InferenceJobData, InferenceJobResult>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<InferenceJobResult> {
     if (this.isCancelled(job)) return this.endCancelled(job);
+    if (this.shuttingDown) return this.handBack(job, token);
     const abort = signal ?? new AbortController().signal;
     try {
       const answer = await this.upstream.complete(job.data.request, job.data.model, abort, job.id);
@@ -93,14 +117,7 @@ export class InferenceProcessor
       return answer;
     } catch (error) {
       if (this.isCancelled(job)) return this.endCancelled(job);
-      if (this.shuttingDown) {
-        // Back to the queue without spending a retry; another worker (or this one, restarted) runs it.
-        await job.moveToWait(token).catch((moveError: Error) => {
-          // Left active, the job is found stalled once its lock lapses, and runs again then.
-          this.logger.warn(`job ${job.id} left for stall recovery: ${moveError.message}`);
-        });
-        throw new WaitingError();
-      }
+      if (this.shuttingDown) return this.handBack(job, token);
       if (!(error instanceof UpstreamFailureError)) throw error;
       const { failure } = error;
       const decision = decideRetry(failure, job.attemptsMade, this.config.retry);
@@ -116,6 +133,15 @@ export class InferenceProcessor
       await this.limits.release(job.data.tenantId, job.id!);
       throw new UnrecoverableError(error.message);
     }
+  }
+
+  /** Back to the queue without spending a retry; another worker (or this one, restarted) runs it. */
+  private async handBack(job: Job<InferenceJobData>, token: string | undefined): Promise<never> {
+    await job.moveToWait(token).catch((moveError: Error) => {
+      // Left active, the job is found stalled once its lock lapses, and runs again then.
+      this.logger.warn(`job ${job.id} left for stall recovery: ${moveError.message}`);
+    });
+    throw new WaitingError();
   }
 
   private async endCancelled(job: Job<InferenceJobData>): Promise<never> {

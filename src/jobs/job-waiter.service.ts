@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { FINAL_STATUSES } from './inference-queue.js';
 import { JobEventsService } from './job-events.service.js';
 import type { JobSnapshot } from './job-view.mapper.js';
@@ -6,22 +6,32 @@ import { JobsService } from './jobs.service.js';
 
 /** Holds a request until its job is final: driven by queue events, never by polling. */
 @Injectable()
-export class JobWaiter {
+export class JobWaiter implements OnModuleDestroy {
+  /** Aborted when the process stops: waiting clients get the job as it stands (it goes on). */
+  private readonly stopping = new AbortController();
+
   constructor(
     private readonly jobs: JobsService,
     private readonly events: JobEventsService,
   ) {}
 
+  onModuleDestroy(): void {
+    this.stopping.abort();
+  }
+
   /**
-   * The job once final, or as it stands when `timeoutMs` runs out or `signal` aborts
-   * (the client went away; the job itself goes on).
+   * The job once final, or as it stands when `timeoutMs` runs out, `clientGone` aborts (the
+   * client went away) or the process stops; the job itself goes on.
    */
   async waitForFinal(
     tenantId: string,
     jobId: string,
     timeoutMs: number,
-    signal?: AbortSignal,
+    clientGone?: AbortSignal,
   ): Promise<JobSnapshot> {
+    const signal = clientGone
+      ? AbortSignal.any([clientGone, this.stopping.signal])
+      : this.stopping.signal;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let unsubscribe = (): void => undefined;

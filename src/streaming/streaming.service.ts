@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { TenantPrincipal } from '../auth/tenant-principal.js';
@@ -33,12 +33,19 @@ const MAX_ERROR_BODY_BYTES = 4096;
  * written to the client the moment it arrives; a client that leaves aborts the backend call.
  */
 @Injectable()
-export class StreamingService {
+export class StreamingService implements OnModuleDestroy {
+  /** Aborted when the process stops: open streams end at once instead of holding shutdown. */
+  private readonly stopping = new AbortController();
+
   constructor(
     private readonly registry: UpstreamRegistry,
     private readonly limits: LimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  onModuleDestroy(): void {
+    this.stopping.abort(new Error('infq is shutting down'));
+  }
 
   async proxy(stream: StreamRequest): Promise<void> {
     const { reply, tenant, admission } = stream;
@@ -53,9 +60,11 @@ export class StreamingService {
     );
     let totalTokens = 0;
     try {
-      const upstream = await this.open(stream, clientGone.signal).catch((error: unknown) => {
+      const cancelled = AbortSignal.any([clientGone.signal, this.stopping.signal]);
+      const upstream = await this.open(stream, cancelled).catch((error: unknown) => {
         // A client gone before the first byte is owed no answer.
         if (clientGone.signal.aborted) return undefined;
+        if (this.stopping.signal.aborted) throw shuttingDown();
         throw error;
       });
       if (!upstream) return;
@@ -79,10 +88,12 @@ export class StreamingService {
         }
       } catch (error) {
         if (!clientGone.signal.aborted) {
-          const failure = new AppError(
-            ErrorCode.UpstreamError,
-            `Backend stream broke off: ${(error as Error).message}`,
-          );
+          const failure = this.stopping.signal.aborted
+            ? shuttingDown()
+            : new AppError(
+                ErrorCode.UpstreamError,
+                `Backend stream broke off: ${(error as Error).message}`,
+              );
           reply.raw.write(`data: ${JSON.stringify(failure.toBody())}\n\n`);
         }
       }
@@ -182,3 +193,8 @@ export class StreamingService {
     );
   }
 }
+
+const shuttingDown = (): AppError =>
+  new AppError(ErrorCode.ServiceUnavailable, 'infq is shutting down; send the request again', {
+    retryAfterS: 1,
+  });

@@ -105,4 +105,63 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       }, 30_000);
     },
   );
+
+  it(
+    'ends open streams and waiting requests at once on SIGTERM instead of holding shutdown',
+    { timeout: 60_000 },
+    async () => {
+      const fake = await FakeBackend.start();
+      cleanups.push(() => fake.close());
+      fake.script('long-stream', {
+        type: 'stream',
+        tokens: Array.from({ length: 60 }, () => 'x'),
+        intervalMs: 1_000,
+      });
+      fake.script('long-job', { type: 'hang' });
+      const { env, drop } = await isolatedEnvironment(backend, [fake]);
+      cleanups.push(drop);
+      const infq = await InfqProcess.start(env);
+      cleanups.push(() => infq.kill());
+      const { key } = await createTenantAt(infq.url);
+      const post = (
+        prompt: string,
+        extra: Record<string, unknown>,
+        headers: Record<string, string> = {},
+      ) =>
+        fetch(`${infq.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            ...headers,
+          },
+          body: JSON.stringify({
+            model: 'fake-model',
+            messages: [{ role: 'user', content: prompt }],
+            ...extra,
+          }),
+        });
+      const stream = await post('long-stream', { stream: true });
+      const reader = stream.body!.getReader();
+      await reader.read();
+      const waiting = post('long-job', {}, { prefer: 'wait=60' });
+      await fake.waitForRequest((request) => request.prompt === 'long-job');
+
+      const stoppingAt = Date.now();
+      await infq.kill('SIGTERM');
+      expect(Date.now() - stoppingAt).toBeLessThan(5_000);
+
+      let text = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text.trim().split('\n\n').at(-1)).toContain('"code":"service_unavailable"');
+      const answer = await waiting;
+      // An explicit wait that cannot go on answers as a queued request: the job is durable.
+      expect(answer.status).toBe(202);
+      expect((await answer.json()).status).toBe('queued');
+    },
+  );
 });

@@ -382,10 +382,12 @@ function json(
 function pause(ms: number | undefined, response: ServerResponse): Promise<void> {
   if (!ms) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    response.once('close', () => {
+    const done = (): void => {
       clearTimeout(timer);
+      response.off('close', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    response.once('close', done);
   });
 }
