@@ -7,6 +7,8 @@ import { createApp } from '../../src/app.js';
 import { createLogger } from '../../src/common/logger.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import type { FakeBackend } from './fake-backend.js';
+import type { z } from 'zod';
+import { JobResponseSchema } from '../../src/jobs/dto/job.dto.js';
 
 export type QueueBackendKind = 'redis' | 'postgres';
 export const QUEUE_BACKENDS: QueueBackendKind[] = ['redis', 'postgres'];
@@ -199,19 +201,8 @@ export class Infq {
   }
 }
 
-export interface JobBody {
-  id: string;
-  object: string;
-  status: string;
-  model: string;
-  created_at: number;
-  started_at: number | null;
-  completed_at: number | null;
-  retries: number;
-  next_retry_at: number | null;
-  error: string | null;
-  result: Record<string, unknown> | null;
-}
+/** `GET /v1/results/:id` as the contract's schema types it. */
+export type JobBody = z.infer<typeof JobResponseSchema>;
 
 /** Retries `check` every 20 ms until it stops throwing; rethrows its last error after `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
