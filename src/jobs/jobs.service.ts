@@ -22,6 +22,9 @@ const JOB_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 const MAX_DEAD_LETTER_SCAN = 5_000;
 // How long a cancel waits for a running attempt to stop before answering.
 const CANCEL_SETTLE_MS = 2_000;
+const FINAL_STATES: ReadonlySet<string> = new Set(['completed', 'failed']);
+// A job moving on at every read is rare; after this many reads the last pair is good enough.
+const MAX_CONSISTENT_READS = 3;
 
 export interface DeadLetterQuery {
   tenantId?: string;
@@ -168,12 +171,20 @@ export class JobsService {
     if (!JOB_ID_PATTERN.test(jobId)) return null;
     // State first, then the job: a final state never changes back, so a job read after it can
     // only be newer. (The other order can pair a fresh "failed" with a stale failedReason.)
-    const state = await this.queue.getJobState(jobId);
-    if (state === 'unknown') return null;
-    const job = await this.queue.getJob(jobId);
-    if (!job) return null;
-    const snapshot = toJobSnapshot(job, state);
-    return this.isExpired(snapshot) ? null : { job, snapshot };
+    let state = await this.queue.getJobState(jobId);
+    for (let reads = 1; ; reads++) {
+      if (state === 'unknown') return null;
+      const job = await this.queue.getJob(jobId);
+      if (!job) return null;
+      // A job that is not final may have moved on between the two reads (an attempt that failed
+      // reads as "processing" with the new retry count); read again until both agree.
+      const stateAfter = FINAL_STATES.has(state) ? state : await this.queue.getJobState(jobId);
+      if (stateAfter === state || reads === MAX_CONSISTENT_READS) {
+        const snapshot = toJobSnapshot(job, state);
+        return this.isExpired(snapshot) ? null : { job, snapshot };
+      }
+      state = stateAfter;
+    }
   }
 
   private isExpired(snapshot: JobSnapshot): boolean {
