@@ -13,11 +13,10 @@ export function registerJsonBodyParser(fastify: FastifyInstance): void {
     { parseAs: 'buffer' },
     (request, body: Buffer, done) => {
       (request as typeof request & { rawBody?: Buffer }).rawBody = body;
+      // Many clients label every request as JSON, bodiless DELETEs included: no body is no body,
+      // and an endpoint that needs one says so.
       if (body.length === 0) {
-        done(
-          new AppError(ErrorCode.InvalidJson, 'Request body is empty; send a JSON object'),
-          undefined,
-        );
+        done(null, undefined);
         return;
       }
       try {

@@ -10,6 +10,9 @@ export interface ChatRequestSummary {
 
 /** Validates what `API.md` lists; every other field is left to the backend. */
 export function validateChatRequest(body: unknown): ChatRequestSummary {
+  if (body === undefined) {
+    throw new AppError(ErrorCode.InvalidJson, 'Request body is empty; send a JSON object');
+  }
   if (!isObject(body)) {
     throw new AppError(ErrorCode.InvalidJson, 'Request body must be a JSON object');
   }
