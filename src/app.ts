@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { serveAdminUi } from './admin-ui-static.js';
@@ -11,6 +11,8 @@ import { AppModule } from './app.module.js';
 import { PinoNestLogger } from './common/logger.js';
 import { runsApi, type AppConfig } from './config/app-config.js';
 import { VERSION } from './health/health.service.js';
+
+const IDLE_SWEEP_MS = 50;
 
 /** Builds the whole application (not yet listening); shared by main.ts and the tests. */
 export async function createApp(
@@ -40,6 +42,7 @@ export async function createApp(
   );
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParser(fastify);
+  dropIdleConnectionsWhileClosing(fastify);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -58,4 +61,22 @@ export async function createApp(
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   if (runsApi(config)) await serveAdminUi(app);
   return app;
+}
+
+/**
+ * Node drops idle keep-alive connections once, when the server starts closing. An answer that
+ * goes out after that (a wait cut short by the shutdown) would leave its connection open until
+ * the keep-alive timeout, holding the close; so while closing, idle connections are dropped
+ * every few milliseconds.
+ */
+function dropIdleConnectionsWhileClosing(fastify: FastifyInstance): void {
+  let sweep: NodeJS.Timeout | undefined;
+  fastify.addHook('preClose', (done) => {
+    sweep = setInterval(() => fastify.server.closeIdleConnections(), IDLE_SWEEP_MS);
+    done();
+  });
+  fastify.addHook('onClose', (_instance, done) => {
+    clearInterval(sweep);
+    done();
+  });
 }

@@ -7,7 +7,6 @@ import { readEnv } from './config/read-env.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 
 const SHUTDOWN_GRACE_MS = 15_000;
-const IDLE_SWEEP_MS = 50;
 
 async function main(): Promise<void> {
   let config;
@@ -40,15 +39,9 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     // Jobs are durable and running attempts are handed back, so a close that hangs (a library
     // waiting on a dead connection) must not keep the process: after the grace period, go.
-    // The server stops taking connections and drops the idle ones once, when it starts closing;
-    // a keep-alive connection whose answer goes out after that (a wait cut short by the
-    // shutdown) would then hold the close until its keep-alive timeout.
-    const server = app.getHttpServer();
-    const dropIdle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     const closed = app
       .close()
-      .catch((error: Error) => logger.error({ err: error }, 'shutdown error'))
-      .finally(() => clearInterval(dropIdle));
+      .catch((error: Error) => logger.error({ err: error }, 'shutdown error'));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     if ((await Promise.race([closed.then(() => true), grace.then(() => false)])) === false) {
       logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown took too long; exiting anyway');

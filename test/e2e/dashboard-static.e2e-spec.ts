@@ -39,6 +39,8 @@ describe('dashboard static files (redis backend)', () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
     expect(asset.headers.get('cache-control')).toContain('immutable');
+    // Read to the end: an unread answer this large keeps its connection busy and the app open.
+    expect((await asset.text()).length).toBeGreaterThan(1_000);
     expect((await infq.fetch('/admin/assets/missing.js')).status).toBe(404);
     const traversal = await infq.fetch('/admin/assets/..%2f..%2f..%2fpackage.json');
     expect(traversal.status).toBe(404);
