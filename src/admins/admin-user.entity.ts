@@ -28,4 +28,11 @@ export class AdminUser {
 
   @Column({ name: 'last_sign_in_at', type: 'timestamptz', nullable: true })
   lastSignInAt!: Date | null;
+
+  /** Sign-in attempts since `signInWindowStart`; see `AdminUsersRepository.takeSignInAttempt`. */
+  @Column({ name: 'sign_in_attempts', type: 'integer', default: 0 })
+  signInAttempts!: number;
+
+  @Column({ name: 'sign_in_window_start', type: 'timestamptz', nullable: true })
+  signInWindowStart!: Date | null;
 }

@@ -9,7 +9,10 @@ import { AdminSessionsRepository } from './admin-sessions.repository.js';
 import { AdminUsersRepository } from './admin-users.repository.js';
 import { AdminEmailSchema, AdminPasswordSchema } from './dto/admin-session.dto.js';
 import { hashPassword, UNMATCHABLE_HASH, verifyPassword } from './password-hash.js';
-import { SignInThrottle } from './sign-in-throttle.js';
+
+// Sign-in attempts per admin within the window; a successful one starts the count again.
+const SIGN_IN_ATTEMPTS = 10;
+const SIGN_IN_WINDOW_MS = 15 * 60_000;
 
 /** Validates one field, naming it in the error (the CLI and the API share these messages). */
 function parseField<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
@@ -28,7 +31,6 @@ const parsePassword = {
 @Injectable()
 export class AdminsService implements OnApplicationBootstrap {
   private readonly logger = new Logger(AdminsService.name);
-  private readonly throttle = new SignInThrottle();
 
   constructor(
     private readonly admins: AdminUsersRepository,
@@ -84,16 +86,25 @@ export class AdminsService implements OnApplicationBootstrap {
 
   /** The admin whose email and password these are; one error for every kind of mismatch. */
   async authenticate(email: string, password: string): Promise<AdminUser> {
-    const address = email.trim().toLowerCase();
-    this.throttle.assertAllowed(address);
-    const admin = await this.admins.findByEmail(address);
+    const admin = await this.admins.findByEmail(email.trim().toLowerCase());
+    if (admin) {
+      // Counted in the database, so guesses spread over every instance share one budget.
+      const blockedUntil = await this.admins.takeSignInAttempt(
+        admin.id,
+        SIGN_IN_ATTEMPTS,
+        SIGN_IN_WINDOW_MS,
+      );
+      if (blockedUntil) {
+        throw new AppError(
+          ErrorCode.RateLimitExceeded,
+          'Too many sign-in attempts for this email; try again later',
+          { retryAfterS: Math.max(1, Math.ceil((blockedUntil.getTime() - Date.now()) / 1000)) },
+        );
+      }
+    }
     // An unknown email costs a full hash too, so timing does not tell which emails exist.
     const matches = await verifyPassword(password, admin?.passwordHash ?? UNMATCHABLE_HASH);
-    if (!admin || !matches) {
-      this.throttle.recordFailure(address);
-      throw new AppError(ErrorCode.Unauthorized, 'Wrong email or password');
-    }
-    this.throttle.recordSuccess(address);
+    if (!admin || !matches) throw new AppError(ErrorCode.Unauthorized, 'Wrong email or password');
     await this.admins.touchSignIn(admin.id);
     return admin;
   }
