@@ -8,6 +8,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 import { ErrorCode } from './error-code.js';
+import { isStoreUnreachable } from './store-unreachable.js';
 
 /** Renders every error, from any layer, in OpenAI's error shape. */
 @Catch()
@@ -86,6 +87,13 @@ export function toAppError(exception: unknown, request?: FastifyRequest): AppErr
     return new AppError(ErrorCode.InvalidValue, message, {
       status: statusCode === 413 ? 413 : 400,
     });
+  }
+  if (isStoreUnreachable(exception)) {
+    return new AppError(
+      ErrorCode.ServiceUnavailable,
+      'The database or the queue is unreachable; try again shortly',
+      { retryAfterS: 1, cause: exception },
+    );
   }
   return new AppError(
     ErrorCode.InternalError,

@@ -36,7 +36,7 @@ export class JobEventsService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     const { QueueEvents, QueueEventsProducer } = this.backend.classes;
-    this.events = new QueueEvents(INFERENCE_QUEUE, { ...this.backend.options });
+    this.events = new QueueEvents(INFERENCE_QUEUE, { ...this.backend.listenerOptions });
     this.producer = new QueueEventsProducer(INFERENCE_QUEUE, { ...this.backend.options });
     this.events.on('error', (error) => this.logger.warn(`queue events: ${error.message}`));
     this.events.on('completed', ({ jobId }) => this.finished({ jobId, outcome: 'completed' }));

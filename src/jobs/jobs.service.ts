@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
+import { isStoreUnreachable } from '../common/store-unreachable.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { LimitsService } from '../limits/limits.service.js';
@@ -143,6 +144,7 @@ export class JobsService {
     try {
       await found.job.remove();
     } catch (error) {
+      if (isStoreUnreachable(error)) throw error;
       throw new AppError(ErrorCode.Conflict, `Job ${jobId} is running; cancel it first`, {
         cause: error,
       });

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
-import { expectOpenAiError, Infq, POSTGRES_ADMIN_URL, REDIS_URL } from '../support/infq-harness.js';
+import {
+  eventually,
+  expectOpenAiError,
+  Infq,
+  POSTGRES_ADMIN_URL,
+  REDIS_URL,
+} from '../support/infq-harness.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 describe.each(['redis', 'postgres'] as const)(
@@ -34,24 +40,47 @@ describe.each(['redis', 'postgres'] as const)(
       await fake?.close();
     });
 
-    it('answers 503 service_unavailable at once, and accepts again once the store is back', async () => {
+    it('answers 503 service_unavailable at once while the store is away, and works again after', async () => {
       const tenant = await infq.createTenant();
-      expect((await infq.chat(tenant.key, 'before outage')).status).toBe(202);
+      const before = await infq.chat(tenant.key, 'before outage');
+      expect(before.status).toBe(202);
+      const { id } = await before.json();
+      await infq.jobFinal(tenant.key, id);
 
       await proxy.cut();
-      const started = Date.now();
+      let started = Date.now();
       const refused = await infq.chat(tenant.key, 'during outage');
       await expectOpenAiError(refused, 503, 'service_unavailable');
       // Fails fast: never queues the request behind a reconnect, never accepts it unlimited.
       expect(Date.now() - started).toBeLessThan(3_000);
+      // Reading or cancelling a job fails just as fast, and /health says the service is down.
+      started = Date.now();
+      const auth = { authorization: `Bearer ${tenant.key}` };
+      await expectOpenAiError(
+        await infq.fetch(`/v1/results/${id}`, { headers: auth }),
+        503,
+        'service_unavailable',
+      );
+      await expectOpenAiError(
+        await infq.fetch(`/v1/results/${id}`, { method: 'DELETE', headers: auth }),
+        503,
+        'service_unavailable',
+      );
+      const health = await infq.fetch('/health');
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ status: 'down' });
+      expect(Date.now() - started).toBeLessThan(9_000);
 
       await proxy.restore();
-      await expect
-        .poll(async () => (await infq.chat(tenant.key, 'after outage')).status, {
-          timeout: 20_000,
-          interval: 200,
-        })
-        .toBe(202);
+      const after = await eventually(async () => {
+        const response = await infq.chat(tenant.key, 'after outage');
+        expect(response.status).toBe(202);
+        return (await response.json()) as { id: string };
+      }, 20_000);
+      // The workers came back too: the new job runs to the end.
+      expect(await infq.jobFinal(tenant.key, after.id, 30_000)).toMatchObject({
+        status: 'complete',
+      });
     });
   },
 );
