@@ -1,15 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
 import { eventually, QUEUE_BACKENDS } from '../support/infq-harness.js';
-import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
+import {
+  createTenantAt,
+  InfqProcess,
+  isolatedEnvironment,
+  cleanupsAfterEach,
+} from '../support/infq-process.js';
 
 const JOBS = 1_000;
 
 describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it(
     `loses none of ${JOBS} accepted jobs when the service is killed with SIGKILL`,

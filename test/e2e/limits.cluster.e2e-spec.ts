@@ -1,13 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
 import { eventually, QUEUE_BACKENDS } from '../support/infq-harness.js';
-import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
+import {
+  createTenantAt,
+  InfqProcess,
+  isolatedEnvironment,
+  cleanupsAfterEach,
+} from '../support/infq-process.js';
 
 describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backend) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it(
     'holds rpm and concurrency exactly for the cluster as a whole',

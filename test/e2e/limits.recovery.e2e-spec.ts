@@ -1,7 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
 import { ADMIN_TOKEN, eventually, QUEUE_BACKENDS } from '../support/infq-harness.js';
-import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
+import {
+  createTenantAt,
+  InfqProcess,
+  isolatedEnvironment,
+  cleanupsAfterEach,
+} from '../support/infq-process.js';
 
 // How 1,000 jobs end: every way a job can end, spread over three tenants.
 // The completing jobs come last, so the kill lands while many of them are in flight.
@@ -14,10 +19,7 @@ const OUTCOMES = [
 ] as const;
 
 describe.each(QUEUE_BACKENDS)('concurrency slots always come back (%s backend)', (backend) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it(
     'returns every open-job count to 0 after 1,000 jobs end in every way, a worker killed mid-job',

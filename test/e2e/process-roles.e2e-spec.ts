@@ -1,15 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
 import { expectOpenAiError, QUEUE_BACKENDS } from '../support/infq-harness.js';
-import { createTenantAt, InfqProcess, isolatedEnvironment } from '../support/infq-process.js';
+import {
+  createTenantAt,
+  InfqProcess,
+  isolatedEnvironment,
+  cleanupsAfterEach,
+} from '../support/infq-process.js';
 
 // MODE=api and MODE=worker split one deployment into processes that meet only in the shared
 // database and queue: everything a client sees must work across that gap.
 describe.each(QUEUE_BACKENDS)('MODE=api and MODE=worker processes (%s backend)', (backend) => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it(
     'accepts jobs on the api process and runs them only on the worker process',

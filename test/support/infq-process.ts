@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { afterEach } from 'vitest';
 import type { FakeBackend } from './fake-backend.js';
 import {
   ADMIN_TOKEN,
@@ -100,4 +101,16 @@ export async function createTenantAt(
   });
   if (key.status !== 201) throw new Error(`key not issued: ${key.status}`);
   return { id, key: (await key.json()).key };
+}
+
+/**
+ * A list the current test pushes clean-ups onto (processes, fake backends, databases); after
+ * each test they run, newest first, so a process stops before its database is dropped.
+ */
+export function cleanupsAfterEach(): (() => Promise<void>)[] {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
 }
