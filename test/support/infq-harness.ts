@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -17,6 +18,8 @@ export const POSTGRES_ADMIN_URL =
   process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+// Well inside Vitest's 60 s hook timeout, so the clean-up after it still runs.
+const CLOSE_TIMEOUT_MS = 20_000;
 
 /** A database of its own for one suite; dropped by `drop()`. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -109,9 +112,13 @@ export class Infq {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.getHttpServer().address() as { port: number };
     return new Infq(app, `http://127.0.0.1:${address.port}`, config, async () => {
-      await app.close();
-      await database.drop();
-      if (backend === 'redis') await clearRedisPrefix(prefix);
+      try {
+        // A close held up by a failed test must not keep the database and keys from going.
+        await Promise.race([app.close(), sleep(CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
+      } finally {
+        await database.drop();
+        if (backend === 'redis') await clearRedisPrefix(prefix);
+      }
     });
   }
 
