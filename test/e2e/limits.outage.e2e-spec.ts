@@ -81,6 +81,9 @@ describe.each(['redis', 'postgres'] as const)(
       expect(await infq.jobFinal(tenant.key, after.id, 30_000)).toMatchObject({
         status: 'complete',
       });
+      // And so did the queue-event listener that wait mode hangs on.
+      const waited = await infq.chat(tenant.key, 'waited after outage', {}, { prefer: 'wait=20' });
+      expect(waited.status).toBe(200);
     });
   },
 );
