@@ -5,6 +5,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { serveAdminUi } from './admin-ui-static.js';
+import { AppError } from './common/app-error.js';
+import { ErrorCode } from './common/error-code.js';
 import { registerJsonBodyParser } from './common/json-body-parser.js';
 import { frameworkError, sendAppError } from './common/openai-error.filter.js';
 import { AppModule } from './app.module.js';
@@ -43,6 +45,7 @@ export async function createApp(
   const fastify = app.getHttpAdapter().getInstance();
   registerJsonBodyParser(fastify);
   dropIdleConnectionsWhileClosing(fastify);
+  if (!runsApi(config)) serveHealthOnly(fastify);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -78,5 +81,23 @@ function dropIdleConnectionsWhileClosing(fastify: FastifyInstance): void {
   fastify.addHook('onClose', (_instance, done) => {
     clearInterval(sweep);
     done();
+  });
+}
+
+/** A `MODE=worker` process answers health checks only: clients and admins use the API processes. */
+function serveHealthOnly(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.url === '/health' || request.url.startsWith('/health?')) {
+      done();
+      return;
+    }
+    const path = request.url.split('?')[0];
+    sendAppError(
+      reply,
+      new AppError(
+        ErrorCode.RouteNotFound,
+        `No route for ${request.method} ${path}: this is a MODE=worker process (only /health)`,
+      ),
+    );
   });
 }

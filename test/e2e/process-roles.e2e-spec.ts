@@ -51,7 +51,15 @@ describe.each(QUEUE_BACKENDS)('MODE=api and MODE=worker processes (%s backend)',
 
       const worker = await InfqProcess.start({ ...env, MODE: 'worker' });
       cleanups.push(() => worker.kill('SIGTERM'));
-      // The worker serves /health for orchestrators, but not the client API.
+      // The worker serves /health for orchestrators, and nothing else.
+      expect((await fetch(`${worker.url}/health`)).status).toBe(200);
+      for (const path of ['/v1/models', '/admin/api/tenants', '/docs-json', '/admin/']) {
+        await expectOpenAiError(
+          await fetch(`${worker.url}${path}`, { headers: { authorization: `Bearer ${key}` } }),
+          404,
+          'route_not_found',
+        );
+      }
       await expectOpenAiError(
         await fetch(`${worker.url}/v1/chat/completions`, {
           method: 'POST',
