@@ -10,6 +10,11 @@ import type { Admission } from '../limits/admission.js';
 import { STREAM_SLOT_TTL_MS } from '../limits/limits-store.js';
 import { LimitsService } from '../limits/limits.service.js';
 import { readCapped, upstreamErrorMessage } from '../upstream/capped-body.js';
+import {
+  describeFailure,
+  UpstreamFailureError,
+  type UpstreamFailure,
+} from '../upstream/upstream-failure.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import { UpstreamRegistry } from '../upstream/upstream-registry.service.js';
 import { eventData, sseEvents, usageOf } from './sse-events.js';
@@ -105,17 +110,20 @@ export class StreamingService implements OnModuleDestroy {
     }
   }
 
-  /** Opens the upstream stream; connection failures fail over to the next node, others answer at once. */
+  /**
+   * Opens the upstream stream on the route's nodes as the queue's client does: a connection
+   * failure (no response) fails over to the next node; any other failure is the answer.
+   */
   private async open(
     stream: StreamRequest,
     clientGone: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const route = this.registry.route(stream.model);
     if (route.nodes.length === 0) {
-      throw new AppError(
-        ErrorCode.NoUpstreamAvailable,
-        `No ${route.provider} node available for model ${stream.model}`,
-      );
+      throw streamError({
+        kind: 'no_upstream',
+        message: route.unavailableReason ?? `no node serves model ${stream.model}`,
+      });
     }
     const streamOptions = stream.body.stream_options;
     const body = JSON.stringify({
@@ -126,20 +134,22 @@ export class StreamingService implements OnModuleDestroy {
         include_usage: true,
       },
     });
-    let lastError: AppError | undefined;
-    for (const node of route.nodes) {
+    let lastFailure: UpstreamFailure | undefined;
+    for (const [index, node] of route.nodes.entries()) {
+      // A node found down by a concurrent call since the route was drawn is skipped.
+      if (index > 0 && !node.isEligible(route.upstreamModel)) continue;
       try {
         return await this.request(node, body, clientGone);
       } catch (error) {
-        if (clientGone.aborted) throw error;
-        if (!(error instanceof AppError)) throw error;
-        lastError = error;
-        if (error.code !== ErrorCode.UpstreamError || error.status !== 502) break;
+        if (clientGone.aborted || !(error instanceof UpstreamFailureError)) throw error;
+        lastFailure = error.failure;
+        if (lastFailure.kind !== 'connection') break;
       }
     }
-    throw lastError!;
+    throw streamError(lastFailure!);
   }
 
+  /** One node; throws `UpstreamFailureError`, or the abort error once the client is gone. */
   private async request(
     node: UpstreamNode,
     body: string,
@@ -165,32 +175,44 @@ export class StreamingService implements OnModuleDestroy {
         call.abandon();
         throw error;
       }
-      const message = (error as Error).message;
-      if ((error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') {
-        call.fail({ kind: 'timeout', node: node.url, message });
-        throw new AppError(
-          ErrorCode.UpstreamTimeout,
-          `Backend ${node.url} sent nothing within ${timeoutMs} ms`,
-        );
-      }
-      call.fail({ kind: 'connection', node: node.url, message });
-      throw new AppError(ErrorCode.UpstreamError, `Backend ${node.url} unreachable: ${message}`);
+      const failure: UpstreamFailure =
+        (error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? { kind: 'timeout', node: node.url, message: `sent nothing within ${timeoutMs} ms` }
+          : { kind: 'connection', node: node.url, message: (error as Error).message };
+      call.fail(failure);
+      throw new UpstreamFailureError(failure);
     }
     if (response.statusCode >= 200 && response.statusCode < 300) {
       call.succeed();
       return response;
     }
     const { text } = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
-    const message = upstreamErrorMessage(text, response.statusCode);
-    call.fail({ kind: 'http', node: node.url, status: response.statusCode, message });
-    throw new AppError(
-      ErrorCode.UpstreamError,
-      `Backend returned ${response.statusCode}: ${message}`,
-      {
-        status:
-          response.statusCode >= 400 && response.statusCode <= 599 ? response.statusCode : 502,
-      },
-    );
+    const failure: UpstreamFailure = {
+      kind: 'http',
+      node: node.url,
+      status: response.statusCode,
+      message: upstreamErrorMessage(text, response.statusCode),
+    };
+    call.fail(failure);
+    throw new UpstreamFailureError(failure);
+  }
+}
+
+/** A stream's failure before its first byte, answered in the contract's shape. */
+function streamError(failure: UpstreamFailure): AppError {
+  const message = describeFailure(failure);
+  switch (failure.kind) {
+    case 'no_upstream':
+      return new AppError(ErrorCode.NoUpstreamAvailable, message);
+    case 'timeout':
+      return new AppError(ErrorCode.UpstreamTimeout, message);
+    case 'http':
+      // The backend's own status when it is an error status, else a plain 502.
+      return new AppError(ErrorCode.UpstreamError, message, {
+        status: failure.status >= 400 && failure.status <= 599 ? failure.status : 502,
+      });
+    default:
+      return new AppError(ErrorCode.UpstreamError, message);
   }
 }
 

@@ -136,6 +136,16 @@ describe.each(QUEUE_BACKENDS)('Inference Bus routing (%s backend)', (backend) =>
     expect(heavy.completions(marker).length).toBeGreaterThan(0);
   });
 
+  it('answers a stream whose backend says 502 at once, without trying another node', async () => {
+    // Only a connection failure moves a stream to the next node; an HTTP error is the answer.
+    const marker = `stream-502-${backend}`;
+    for (const node of [heavy, light]) node.script(marker, { type: 'status', status: 502 });
+    const response = await infq.chat(tenant.key, marker, { stream: true });
+    expect(response.status).toBe(502);
+    expect((await response.json()).error.code).toBe('upstream_error');
+    expect(heavy.completions(marker).length + light.completions(marker).length).toBe(1);
+  });
+
   it('retries a job as no_upstream_available while no node is healthy, and completes it after', async () => {
     heavy.setRefusing(true);
     light.setRefusing(true);
