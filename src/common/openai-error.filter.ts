@@ -54,8 +54,6 @@ export function toAppError(exception: unknown, request?: FastifyRequest): AppErr
       );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError(ErrorCode.RequestTooLarge, 'Request body is too large');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError(ErrorCode.InvalidJson, 'Request body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError(ErrorCode.InvalidJson, 'Request body is not valid JSON');

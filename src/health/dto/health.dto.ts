@@ -2,9 +2,11 @@ import { z } from 'zod';
 
 const count = z.number().int();
 
+export const HealthStatusSchema = z.enum(['ok', 'degraded', 'down']);
+
 /** `GET /health`, as `API.md` spells it. */
 export const HealthResponseSchema = z.object({
-  status: z.enum(['ok', 'degraded', 'down']).describe('`down` answers 503'),
+  status: HealthStatusSchema.describe('`down` answers 503'),
   version: z.string(),
   uptime_s: count,
   queue: z.object({

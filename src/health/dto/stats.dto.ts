@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HealthResponseSchema, HealthStatusSchema } from './health.dto.js';
 
 const nullableNumber = z.number().nullable();
 
@@ -32,16 +33,12 @@ export const NodeStatsSchema = z.object({
 });
 export type NodeStatsDto = z.infer<typeof NodeStatsSchema>;
 
+// Status, queue counts and pool summary are the same figures `/health` shows.
+const { queue, upstreams } = HealthResponseSchema.shape;
+
 export const StatsResponseSchema = z.object({
-  status: z.enum(['ok', 'degraded', 'down']),
-  queue: z.object({
-    backend: z.enum(['redis', 'postgres']),
-    queued: z.number().int().optional(),
-    processing: z.number().int().optional(),
-    retrying: z.number().int().optional(),
-    complete: z.number().int().optional(),
-    dead: z.number().int().optional(),
-  }),
+  status: HealthStatusSchema,
+  queue,
   throughput: z
     .object({
       window_s: z.number().int(),
@@ -50,10 +47,7 @@ export const StatsResponseSchema = z.object({
       completions_per_s: z.number(),
     })
     .describe('backend calls made by this instance in the last window_s seconds'),
-  upstreams: z.object({
-    bus: z.object({ nodes: z.number().int(), healthy: z.number().int() }),
-    pistachio: z.object({ configured: z.boolean(), healthy: z.boolean() }),
-  }),
+  upstreams,
   nodes: z.array(NodeStatsSchema),
 });
 export type StatsResponseDto = z.infer<typeof StatsResponseSchema>;
