@@ -12,6 +12,7 @@ import { LimitsService } from '../limits/limits.service.js';
 import { readCapped, upstreamErrorMessage } from '../upstream/capped-body.js';
 import {
   describeFailure,
+  describeNetworkError,
   UpstreamFailureError,
   type UpstreamFailure,
 } from '../upstream/upstream-failure.js';
@@ -178,7 +179,7 @@ export class StreamingService implements OnModuleDestroy {
       const failure: UpstreamFailure =
         (error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT'
           ? { kind: 'timeout', node: node.url, message: `sent nothing within ${timeoutMs} ms` }
-          : { kind: 'connection', node: node.url, message: (error as Error).message };
+          : { kind: 'connection', node: node.url, message: describeNetworkError(error) };
       call.fail(failure);
       throw new UpstreamFailureError(failure);
     }

@@ -1,9 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { errors } from 'undici';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { readCapped, upstreamErrorMessage } from './capped-body.js';
-import { parseRetryAfter, UpstreamFailureError, type UpstreamFailure } from './upstream-failure.js';
+import {
+  describeNetworkError,
+  parseRetryAfter,
+  UpstreamFailureError,
+  type UpstreamFailure,
+} from './upstream-failure.js';
 import type { UpstreamNode } from './upstream-node.js';
 import { UpstreamRegistry } from './upstream-registry.service.js';
 
@@ -143,13 +147,4 @@ function validateCompletion(text: string, node: string): number {
 function replaceModel(requestBody: string, model: string): string {
   const parsed = JSON.parse(requestBody) as Record<string, unknown>;
   return JSON.stringify({ ...parsed, model });
-}
-
-function describeNetworkError(error: unknown): string {
-  if (error instanceof errors.UndiciError || error instanceof Error) {
-    const code = (error as { code?: string }).code;
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return [code ?? cause?.code, error.message || cause?.message].filter(Boolean).join(' ');
-  }
-  return String(error);
 }

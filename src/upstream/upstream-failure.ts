@@ -42,3 +42,14 @@ export function parseRetryAfter(
   const date = Date.parse(raw);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
+
+/** A network error as `CODE message`; undici keeps the socket's code on `cause`. */
+export function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const label =
+    typeof code === 'string' ? code : typeof cause?.code === 'string' ? cause.code : undefined;
+  const message = error.message || (typeof cause?.message === 'string' ? cause.message : '');
+  return [label, message].filter(Boolean).join(' ');
+}

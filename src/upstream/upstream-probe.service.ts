@@ -7,6 +7,7 @@ import {
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { ModelsClient } from './models.client.js';
+import { describeNetworkError } from './upstream-failure.js';
 import type { UpstreamNode } from './upstream-node.js';
 import { UpstreamRegistry } from './upstream-registry.service.js';
 
@@ -69,18 +70,10 @@ export class UpstreamProbeService implements OnApplicationBootstrap, OnApplicati
       if (this.stopped) return;
       const message = signal.aborted
         ? `no answer within ${this.timeoutMs} ms`
-        : describeProbeError(error);
+        : describeNetworkError(error);
       this.registry.recordProbeFailure(node, message, Date.now() - startedAt);
     } finally {
       this.running.delete(node);
     }
   }
-}
-
-function describeProbeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-  const label = typeof code === 'string' ? code : typeof cause === 'string' ? cause : undefined;
-  return [label, error.message].filter(Boolean).join(' ');
 }
