@@ -9,7 +9,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { Admission } from '../limits/admission.js';
 import { STREAM_SLOT_TTL_MS } from '../limits/limits-store.js';
 import { LimitsService } from '../limits/limits.service.js';
-import { readCapped, upstreamErrorMessage } from '../upstream/capped-body.js';
+import { readUpstreamErrorMessage } from '../upstream/capped-body.js';
 import {
   describeFailure,
   describeNetworkError,
@@ -30,9 +30,6 @@ export interface StreamRequest {
   /** Whether the client asked for the usage chunk itself. */
   includeUsage: boolean;
 }
-
-// Bytes of an upstream error body worth reading for its message.
-const MAX_ERROR_BODY_BYTES = 4096;
 
 /**
  * `"stream": true`: straight to one backend node, never queued, never retried. Each event is
@@ -187,12 +184,11 @@ export class StreamingService implements OnModuleDestroy {
       call.succeed();
       return response;
     }
-    const { text } = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
     const failure: UpstreamFailure = {
       kind: 'http',
       node: node.url,
       status: response.statusCode,
-      message: upstreamErrorMessage(text, response.statusCode),
+      message: await readUpstreamErrorMessage(response.body, response.statusCode),
     };
     call.fail(failure);
     throw new UpstreamFailureError(failure);

@@ -19,8 +19,20 @@ export async function readCapped(
   };
 }
 
+// An error body is only for its message; never hold a huge one in memory.
+const MAX_ERROR_BODY_BYTES = 4096;
+
+/** Reads the start of a backend's error answer and returns its message. */
+export async function readUpstreamErrorMessage(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  status: number,
+): Promise<string> {
+  const { text } = await readCapped(body, MAX_ERROR_BODY_BYTES);
+  return upstreamErrorMessage(text, status);
+}
+
 /** The message of a backend's error body: OpenAI's `error.message`, or the text itself. */
-export function upstreamErrorMessage(text: string, status: number): string {
+function upstreamErrorMessage(text: string, status: number): string {
   try {
     const parsed = JSON.parse(text) as {
       error?: { message?: unknown } | string;

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { readCapped, upstreamErrorMessage } from './capped-body.js';
+import { readUpstreamErrorMessage } from './capped-body.js';
 import {
   describeNetworkError,
   parseRetryAfter,
@@ -18,9 +18,6 @@ export interface ChatCompletionAnswer {
   body: string;
   totalTokens: number;
 }
-
-// An error body is only for the message; never hold a huge one in memory.
-const MAX_ERROR_BODY_BYTES = 4096;
 
 /** Calls `POST /chat/completions` on a backend, failing over between nodes on connection errors. */
 @Injectable()
@@ -95,12 +92,11 @@ export class ChatCompletionsClient {
         signal: combined,
       });
       if (response.statusCode < 200 || response.statusCode >= 300) {
-        const { text } = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
         throw new UpstreamFailureError({
           kind: 'http',
           node: node.url,
           status: response.statusCode,
-          message: upstreamErrorMessage(text, response.statusCode),
+          message: await readUpstreamErrorMessage(response.body, response.statusCode),
           retryAfterMs: parseRetryAfter(response.headers['retry-after']),
         });
       }
