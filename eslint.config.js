@@ -14,6 +14,7 @@ export default tseslint.config(
       'data/**',
       'coverage/**',
       'bench/**/*.js',
+      '**/.build-*/**',
     ],
   },
   eslint.configs.recommended,
@@ -35,6 +36,31 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Build and check scripts are plain Node ESM, outside the TypeScript project.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['scripts/**/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'process',
+          'console',
+          'fetch',
+          'setTimeout',
+          'clearTimeout',
+          'SharedArrayBuffer',
+          'Atomics',
+          'Buffer',
+          'URL',
+          'AbortSignal',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { 'no-restricted-properties': 'off' },
   },
   {
     files: ['src/config/read-env.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -13,6 +13,7 @@ import { readEnv } from './config/read-env.js';
 import { ZodValidationPipe } from './common/zod-validation.pipe.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
+import { CLI_ACTOR } from './audit/audit-action.js';
 import { ApiKeysService } from './tenants/api-keys.service.js';
 import { TenantCreateSchema } from './tenants/dto/tenant.dto.js';
 import { TenantsModule } from './tenants/tenants.module.js';
@@ -55,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'openapi') {
     // Defaults, not this machine's environment: the document must not depend on MODE or .env.
-    console.log(JSON.stringify(await buildOpenApiDocument(loadConfig({})), null, 2));
+    console.log(JSON.stringify(await previewOpenApiDocument(loadConfig({})), null, 2));
     return;
   }
   const config = loadConfig(readEnv());
@@ -86,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
           name: required(positional[0], 'name'),
           limits,
         });
-        print(toTenantResponse(await tenants.create(input)));
+        print(toTenantResponse(await tenants.create(input, CLI_ACTOR)));
         break;
       }
       case 'tenants:list':
@@ -96,6 +97,7 @@ async function main(argv: string[]): Promise<void> {
         const { key, secret } = await keys.issue(
           required(positional[0], 'tenant'),
           flags.name ?? 'cli',
+          CLI_ACTOR,
         );
         print({ ...toApiKeyResponse(key), key: secret });
         console.error('Store this key now: it is shown only once.');
@@ -109,7 +111,7 @@ async function main(argv: string[]): Promise<void> {
         );
         break;
       case 'keys:revoke':
-        print(toApiKeyResponse(await keys.revoke(required(positional[0], 'key id'))));
+        print(toApiKeyResponse(await keys.revoke(required(positional[0], 'key id'), CLI_ACTOR)));
         break;
       case 'admins:create':
         print(toAdminUserResponse(await admins.create(positional[0], password!)));
@@ -133,10 +135,14 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /** The OpenAPI document of the whole app, built without connecting to anything (for admin-ui). */
-async function buildOpenApiDocument(config: AppConfig): Promise<unknown> {
-  const [{ AppModule }, { FastifyAdapter }, { DocumentBuilder, SwaggerModule }] = await Promise.all(
-    [import('./app.module.js'), import('@nestjs/platform-fastify'), import('@nestjs/swagger')],
-  );
+async function previewOpenApiDocument(config: AppConfig): Promise<unknown> {
+  const [{ AppModule }, { FastifyAdapter }, { buildOpenApiDocument }, { VERSION }] =
+    await Promise.all([
+      import('./app.module.js'),
+      import('@nestjs/platform-fastify'),
+      import('./openapi/openapi-document.js'),
+      import('./health/health.service.js'),
+    ]);
   // Preview mode builds the module graph without instantiating providers: no database needed.
   const app = await NestFactory.create(
     AppModule.forRoot(config, 'postgres://preview@127.0.0.1/preview'),
@@ -144,7 +150,7 @@ async function buildOpenApiDocument(config: AppConfig): Promise<unknown> {
     { preview: true, logger: false },
   );
   try {
-    return SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('infq').build());
+    return buildOpenApiDocument(app, VERSION);
   } finally {
     await app.close();
   }

@@ -5,6 +5,7 @@ import { loadConfig } from './config/app-config.js';
 import { ConfigError } from './config/bus-nodes.js';
 import { readEnv } from './config/read-env.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
+import { refuseEvictingRedis } from './redis-policy/redis-policy.service.js';
 
 const SHUTDOWN_GRACE_MS = 15_000;
 
@@ -20,9 +21,15 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (config.redis.url) await refuseEvictingRedis(config.redis.url);
   const embedded = config.database.url
     ? undefined
-    : await EmbeddedPostgres.start(config.database.dataDir, logger);
+    : await EmbeddedPostgres.start(config.database.dataDir, logger).catch((error: unknown) => {
+        // One line that says why and what to do, not a stack trace.
+        if (!(error instanceof ConfigError)) throw error;
+        console.error(error.message);
+        process.exit(78); // EX_CONFIG
+      });
   const app = await createApp(config, config.database.url ?? embedded!.url, logger).catch(
     async (error: unknown) => {
       await embedded?.stop();
@@ -56,6 +63,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A refusal to start (a Redis that evicts, ...) is one line saying why, not a stack trace.
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(78); // EX_CONFIG
+  }
   console.error(error);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { ToastProvider } from './components/ui/toast';
 import { SESSION_QUERY_KEY } from './features/auth/session-api';
 import { ApiError, onUnauthorized } from './lib/api-client';
 import { AppLayout } from './pages/app-layout';
+import { AuditPage } from './pages/audit-page';
 import { DeadLettersPage } from './pages/dead-letters-page';
 import { NotFoundPage } from './pages/not-found-page';
 import { OverviewPage } from './pages/overview-page';
@@ -33,6 +34,7 @@ const router = createBrowserRouter(
         { path: 'tenants', element: <TenantsPage /> },
         { path: 'tenants/:id', element: <TenantDetailPage /> },
         { path: 'dead-letters', element: <DeadLettersPage /> },
+        { path: 'audit', element: <AuditPage /> },
         { path: '*', element: <NotFoundPage /> },
       ],
     },

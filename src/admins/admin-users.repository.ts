@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import type { TransactionHook } from '../database/transaction-hook.js';
 import { AdminUser } from './admin-user.entity.js';
 
 // Whether the current attempt window (length $3 in ms) is still open.
@@ -41,8 +42,17 @@ export class AdminUsersRepository {
     await this.admins.update({ id }, { passwordHash, ...NO_SIGN_IN_ATTEMPTS });
   }
 
-  async touchSignIn(id: string): Promise<void> {
-    await this.admins.update({ id }, { lastSignInAt: () => 'now()', ...NO_SIGN_IN_ATTEMPTS });
+  /** Records a successful sign-in; `within` runs in the same transaction (the audit record). */
+  touchSignIn(id: string, within?: TransactionHook<AdminUser>): Promise<void> {
+    return this.admins.manager.transaction(async (manager) => {
+      await manager.update(
+        AdminUser,
+        { id },
+        { lastSignInAt: () => 'now()', ...NO_SIGN_IN_ATTEMPTS },
+      );
+      const admin = await manager.findOneBy(AdminUser, { id });
+      if (admin) await within?.(manager, admin);
+    });
   }
 
   /**

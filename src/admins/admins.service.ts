@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { AuditAction } from '../audit/audit-action.js';
+import { AuditService } from '../audit/audit.service.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -8,11 +10,18 @@ import type { AdminUser } from './admin-user.entity.js';
 import { AdminSessionsRepository } from './admin-sessions.repository.js';
 import { AdminUsersRepository } from './admin-users.repository.js';
 import { AdminEmailSchema, AdminPasswordSchema } from './dto/admin-session.dto.js';
-import { hashPassword, UNMATCHABLE_HASH, verifyPassword } from './password-hash.js';
+import { hashPassword, imitateVerification, verifyPassword } from './password-hash.js';
+import { SignInThrottleRepository } from './sign-in-throttle.repository.js';
 
-// Sign-in attempts per admin within the window; a successful one starts the count again.
+// Sign-in attempts per email from one address within the window; a success starts it again.
 const SIGN_IN_ATTEMPTS = 10;
+// Per address, whatever the emails: password spraying from one place.
+const SIGN_IN_ATTEMPTS_PER_ADDRESS = 30;
+// Per email from every address together: guessing spread over many places.
+const SIGN_IN_ATTEMPTS_PER_EMAIL = 100;
 const SIGN_IN_WINDOW_MS = 15 * 60_000;
+const emailAtAddress = (email: string, address: string): string =>
+  `email:${email}|address:${address}`;
 
 /** Validates one field, naming it in the error (the CLI and the API share these messages). */
 function parseField<T>(schema: z.ZodType<T>, field: string, value: unknown): T {
@@ -36,6 +45,8 @@ export class AdminsService implements OnApplicationBootstrap {
     private readonly admins: AdminUsersRepository,
     private readonly sessions: AdminSessionsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
+    private readonly throttle: SignInThrottleRepository,
   ) {}
 
   /** Creates the admin of `ADMIN_EMAIL`/`ADMIN_PASSWORD` unless that email already exists. */
@@ -75,6 +86,8 @@ export class AdminsService implements OnApplicationBootstrap {
       await hashPassword(parsePassword.transform(password)),
     );
     await this.sessions.deleteByAdmin(admin.id);
+    // A new password ends any block on the email, from every address.
+    await this.throttle.clearPrefix(`email:${admin.email}`);
     return admin;
   }
 
@@ -84,29 +97,70 @@ export class AdminsService implements OnApplicationBootstrap {
     return admin;
   }
 
-  /** The admin whose email and password these are; one error for every kind of mismatch. */
-  async authenticate(email: string, password: string): Promise<AdminUser> {
-    const admin = await this.admins.findByEmail(email.trim().toLowerCase());
-    if (admin) {
-      // Counted in the database, so guesses spread over every instance share one budget.
-      const blockedUntil = await this.admins.takeSignInAttempt(
-        admin.id,
-        SIGN_IN_ATTEMPTS,
-        SIGN_IN_WINDOW_MS,
+  /**
+   * The admin whose email and password these are; one error for every kind of mismatch. Both
+   * outcomes go to the audit log with the client's `address`.
+   */
+  async authenticate(email: string, password: string, address: string): Promise<AdminUser> {
+    const normalized = email.trim().toLowerCase();
+    const admin = await this.admins.findByEmail(normalized);
+    const failed = (reason: string): Promise<void> =>
+      this.audit.recordAlone({
+        by: { actor: normalized, address },
+        action: AuditAction.AdminSignInFailed,
+        objectType: 'admin',
+        objectId: admin?.id ?? normalized,
+        details: { reason },
+      });
+    const blockedUntil = await this.takeSignInAttempt(normalized, address);
+    if (blockedUntil) {
+      await failed('too_many_attempts');
+      throw new AppError(
+        ErrorCode.RateLimitExceeded,
+        'Too many sign-in attempts; try again later',
+        { retryAfterS: Math.max(1, Math.ceil((blockedUntil.getTime() - Date.now()) / 1000)) },
       );
-      if (blockedUntil) {
-        throw new AppError(
-          ErrorCode.RateLimitExceeded,
-          'Too many sign-in attempts for this email; try again later',
-          { retryAfterS: Math.max(1, Math.ceil((blockedUntil.getTime() - Date.now()) / 1000)) },
-        );
-      }
     }
-    // An unknown email costs a full hash too, so timing does not tell which emails exist.
-    const matches = await verifyPassword(password, admin?.passwordHash ?? UNMATCHABLE_HASH);
-    if (!admin || !matches) throw new AppError(ErrorCode.Unauthorized, 'Wrong email or password');
-    await this.admins.touchSignIn(admin.id);
+    // An unknown email waits as long as a hash would take, without computing one.
+    const matches = admin
+      ? await verifyPassword(password, admin.passwordHash)
+      : await imitateVerification();
+    if (!admin || !matches) {
+      await failed(admin ? 'wrong_password' : 'unknown_email');
+      throw new AppError(ErrorCode.Unauthorized, 'Wrong email or password');
+    }
+    await this.admins.touchSignIn(admin.id, (manager) =>
+      this.audit.record(manager, {
+        by: { actor: admin.email, address },
+        action: AuditAction.AdminSignedIn,
+        objectType: 'admin',
+        objectId: admin.id,
+      }),
+    );
+    await this.throttle.clear([emailAtAddress(normalized, address)]);
+    await this.throttle.refund([`address:${address}`, `email:${normalized}`]);
     return admin;
+  }
+
+  /**
+   * Counts a sign-in attempt (in the database, so every instance shares the budget) by email,
+   * whether or not it exists, so known and unknown emails get the same answers. An address
+   * exhausted on its own (too many tries, or too many at one email) does not count towards the
+   * email's own budget: one address cannot lock an admin out, who still gets in from another.
+   */
+  private async takeSignInAttempt(email: string, address: string): Promise<Date | null> {
+    const fromAddress = await this.throttle.take(
+      [
+        { key: `address:${address}`, limit: SIGN_IN_ATTEMPTS_PER_ADDRESS },
+        { key: emailAtAddress(email, address), limit: SIGN_IN_ATTEMPTS },
+      ],
+      SIGN_IN_WINDOW_MS,
+    );
+    if (fromAddress) return fromAddress;
+    return this.throttle.take(
+      [{ key: `email:${email}`, limit: SIGN_IN_ATTEMPTS_PER_EMAIL }],
+      SIGN_IN_WINDOW_MS,
+    );
   }
 
   private async get(email: string): Promise<AdminUser> {

@@ -1,4 +1,5 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, randomInt, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // scrypt is memory-hard: N=2^15, r=8 needs 32 MiB per hash (OWASP's minimum is 2^17 × 8 / 4).
 const DEFAULT_PARAMS = { N: 2 ** 15, r: 8, p: 1 } as const;
@@ -35,8 +36,48 @@ export async function verifyPassword(password: string, stored: string): Promise<
     return false;
   }
   const expected = Buffer.from(hash, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), params);
+  const actual = await withHashSlot(async () => {
+    const started = performance.now();
+    const key = await derive(password, Buffer.from(salt, 'base64url'), params);
+    // What an imitation must last: a moving average of real verifications.
+    typicalVerifyMs += (performance.now() - started - typicalVerifyMs) / 8;
+    return key;
+  });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/**
+ * Fails like `verifyPassword` against an unknown email, as slowly, but without the work: it
+ * waits a hash slot and then about as long as recent real verifications took (±10%), with no
+ * CPU and no 32 MiB. A flood of unknown emails costs timers, not memory.
+ */
+export async function imitateVerification(): Promise<false> {
+  await withHashSlot(() =>
+    sleep(typicalVerifyMs * (0.9 + randomInt(0, 1_000) / 5_000), undefined, { ref: false }),
+  );
+  return false;
+}
+
+// Hashes (real or imitated) at once: each real one holds 32 MiB and a libuv thread, and the
+// thread pool (4) also serves DNS and files. Imitations queue alike, so waiting tells nothing.
+const MAX_CONCURRENT_HASHES = 2;
+let typicalVerifyMs = 100;
+let hashesRunning = 0;
+const hashQueue: (() => void)[] = [];
+
+async function withHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (hashesRunning >= MAX_CONCURRENT_HASHES) {
+    await new Promise<void>((resolve) => hashQueue.push(resolve));
+  } else {
+    hashesRunning++;
+  }
+  try {
+    return await work();
+  } finally {
+    const next = hashQueue.shift();
+    if (next) next();
+    else hashesRunning--;
+  }
 }
 
 /** A hash no password matches, verified against for unknown emails so timing gives nothing away. */

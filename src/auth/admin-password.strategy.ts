@@ -20,6 +20,6 @@ export class AdminPasswordStrategy extends PassportStrategy(Strategy, ADMIN_PASS
 
   validate(request: FastifyRequest): Promise<AdminUser> {
     const { email, password } = parseSignIn.transform(request.body);
-    return this.admins.authenticate(email, password);
+    return this.admins.authenticate(email, password, request.ip);
   }
 }

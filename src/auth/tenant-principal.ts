@@ -10,6 +10,9 @@ export interface TenantPrincipal {
     readonly rpm: number;
     readonly tokensPerDay: number;
     readonly maxConcurrent: number;
+    readonly maxQueued: number;
+    /** Share of the pool when it is the bottleneck. */
+    readonly weight: number;
   };
 }
 

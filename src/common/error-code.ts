@@ -9,6 +9,8 @@ export enum ErrorCode {
   TenantSuspended = 'tenant_suspended',
   CsrfTokenInvalid = 'csrf_token_invalid',
   JobNotFound = 'job_not_found',
+  FileNotFound = 'file_not_found',
+  BatchNotFound = 'batch_not_found',
   ModelNotFound = 'model_not_found',
   RouteNotFound = 'route_not_found',
   NotFound = 'not_found',
@@ -16,10 +18,14 @@ export enum ErrorCode {
   JobCancelled = 'job_cancelled',
   Conflict = 'conflict',
   RequestTooLarge = 'request_too_large',
+  HeadersTooLarge = 'headers_too_large',
+  RequestTimeout = 'request_timeout',
   UnsupportedMediaType = 'unsupported_media_type',
+  IdempotencyKeyReused = 'idempotency_key_reused',
   RateLimitExceeded = 'rate_limit_exceeded',
   DailyTokenLimitExceeded = 'daily_token_limit_exceeded',
   ConcurrencyLimitExceeded = 'concurrency_limit_exceeded',
+  QueueFull = 'queue_full',
   UpstreamError = 'upstream_error',
   NoUpstreamAvailable = 'no_upstream_available',
   UpstreamTimeout = 'upstream_timeout',
@@ -53,6 +59,8 @@ export function describeErrorCode(code: ErrorCode): { status: number; type: Erro
     case ErrorCode.CsrfTokenInvalid:
       return { status: 403, type: 'permission_error' };
     case ErrorCode.JobNotFound:
+    case ErrorCode.FileNotFound:
+    case ErrorCode.BatchNotFound:
     case ErrorCode.ModelNotFound:
     case ErrorCode.RouteNotFound:
     case ErrorCode.NotFound:
@@ -63,11 +71,18 @@ export function describeErrorCode(code: ErrorCode): { status: number; type: Erro
       return { status: 409, type: 'conflict_error' };
     case ErrorCode.RequestTooLarge:
       return { status: 413, type: 'invalid_request_error' };
+    case ErrorCode.HeadersTooLarge:
+      return { status: 431, type: 'invalid_request_error' };
+    case ErrorCode.RequestTimeout:
+      return { status: 408, type: 'invalid_request_error' };
     case ErrorCode.UnsupportedMediaType:
       return { status: 415, type: 'invalid_request_error' };
+    case ErrorCode.IdempotencyKeyReused:
+      return { status: 422, type: 'invalid_request_error' };
     case ErrorCode.RateLimitExceeded:
     case ErrorCode.DailyTokenLimitExceeded:
     case ErrorCode.ConcurrencyLimitExceeded:
+    case ErrorCode.QueueFull:
       return { status: 429, type: 'rate_limit_error' };
     case ErrorCode.UpstreamError:
       return { status: 502, type: 'upstream_error' };

@@ -8,6 +8,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 import { ErrorCode } from './error-code.js';
+import { REQUEST_ID_HEADER } from './request-context.js';
 import { isStoreUnreachable } from './store-unreachable.js';
 
 /** Renders every error, from any layer, in OpenAI's error shape. */
@@ -35,11 +36,20 @@ export function sendAppError(reply: FastifyReply, error: AppError): void {
     }
     return;
   }
+  // Errors raised before the request hooks ran (malformed URLs) get their id here.
+  if (!reply.raw.hasHeader(REQUEST_ID_HEADER))
+    reply.raw.setHeader(REQUEST_ID_HEADER, reply.request.id);
   if (error.retryAfterS !== undefined) {
     void reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterS))));
   }
   for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
-  void reply.status(error.status).type('application/json; charset=utf-8').send(error.toBody());
+  const body = error.toBody();
+  // A 5xx names its request, so a report can be matched with the logs.
+  const requestId = reply.request.id;
+  if (error.status >= 500 && !body.error.message.includes(requestId)) {
+    body.error.message = `${body.error.message} (request ${requestId})`;
+  }
+  void reply.status(error.status).type('application/json; charset=utf-8').send(body);
 }
 
 /** Maps anything thrown (AppError, Nest HTTP exceptions, Fastify's parser errors) to an AppError. */

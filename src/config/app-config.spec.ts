@@ -44,23 +44,26 @@ describe('loadConfig', () => {
 describe('parseBusNodes', () => {
   it.each([
     ['', []],
-    ['http://a:8000/v1', [{ url: 'http://a:8000/v1', stake: 1 }]],
+    ['http://a:8000/v1', [{ url: 'http://a:8000/v1', stake: 1, maxInflight: 64 }]],
     [
       'http://a/v1=100, http://b/v1/=40',
       [
-        { url: 'http://a/v1', stake: 100 },
-        { url: 'http://b/v1', stake: 40 },
+        { url: 'http://a/v1', stake: 100, maxInflight: 64 },
+        { url: 'http://b/v1', stake: 40, maxInflight: 64 },
       ],
     ],
-    ['https://a/v1=2.5', [{ url: 'https://a/v1', stake: 2.5 }]],
-  ])('%j', (value, nodes) => expect(parseBusNodes(value)).toEqual(nodes));
+    ['https://a/v1=2.5', [{ url: 'https://a/v1', stake: 2.5, maxInflight: 64 }]],
+    ['https://a/v1=3:4', [{ url: 'https://a/v1', stake: 3, maxInflight: 4 }]],
+  ])('%j', (value, nodes) => expect(parseBusNodes(value, 64)).toEqual(nodes));
 
   it.each([
     ['not-a-url', 'BUS_NODES entry "not-a-url"'],
     ['http://a/v1=0', 'BUS_NODES entry "http://a/v1=0"'],
     ['http://a/v1=lots', 'BUS_NODES entry "http://a/v1=lots"'],
+    ['http://a/v1=1:0', 'MAX must be a positive integer'],
+    ['http://a/v1=1:x', 'MAX must be a positive integer'],
     ['http://a/v1,http://a/v1', 'listed twice'],
   ])('refuses %j, naming the entry', (value, message) => {
-    expect(() => parseBusNodes(value)).toThrow(message);
+    expect(() => parseBusNodes(value, 64)).toThrow(message);
   });
 });

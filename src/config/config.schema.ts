@@ -39,13 +39,18 @@ export const envSchema = z.object({
       .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// URL')
       .optional(),
   ),
+  /** Report `degraded` in /health while Redis has no append-only file (accepted jobs could be lost). */
+  REDIS_REQUIRE_AOF: z
+    .enum(['true', 'false', ''])
+    .default('true')
+    .transform((value) => value !== 'false'),
   /** Key prefix for everything infq stores in Redis (lets several deployments share one Redis). */
   REDIS_PREFIX: z
     .string()
     .trim()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only')
     .default('infq'),
-  /** Inference Bus nodes: comma-separated base URLs, each optionally `=STAKE`. */
+  /** Inference Bus nodes: comma-separated base URLs, each optionally `=STAKE` or `=STAKE:MAX`. */
   BUS_NODES: z.string().default(''),
   /** Bearer key sent to bus nodes. */
   BUS_API_KEY: optionalString,
@@ -75,6 +80,12 @@ export const envSchema = z.object({
   DEAD_TTL_S: integer(1).default(604_800),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: integer(1024).default(1_048_576),
+  /** Time a client has to send a request's whole header section (slow senders get a 408). */
+  HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  /** Time a client has to send a whole request, body included (slow senders get a 408). */
+  HTTP_REQUEST_TIMEOUT_MS: integer(100, 3_600_000).default(30_000),
+  /** Largest backend answer kept; a bigger one fails the attempt, not retried. */
+  MAX_RESULT_BYTES: integer(1024).default(8_388_608),
   /** Longest a wait-mode request is held. */
   SYNC_WAIT_MAX_S: integer(1).default(600),
   /** Bearer token for the admin API. */
@@ -95,9 +106,36 @@ export const envSchema = z.object({
     .pipe(z.string().min(12, 'must be at least 12 characters').max(1024).optional()),
   /** Which roles this process runs. */
   MODE: z.enum(['api', 'worker', 'all']).default('all'),
+  /** Queued-jobs limit for tenants created without their own. */
+  DEFAULT_MAX_QUEUED: integer(1).default(1000),
+  /** Requests at once per bus node (queued attempts and streams) when its `BUS_NODES` entry names no `:MAX`. */
+  NODE_MAX_INFLIGHT: integer(1, 100_000).default(64),
+  /** Requests at once to Pistachio (queued attempts and streams together). */
+  PISTACHIO_MAX_INFLIGHT: integer(1, 100_000).default(64),
   /** Backend calls in flight per worker process. */
   WORKER_CONCURRENCY: integer(1, 10_000).default(64),
-  /** Log level. */
+  /** Allow webhook URLs on loopback, private, link-local and metadata addresses. */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', ''])
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** First webhook redelivery delay; doubles for each retry, capped at 1 hour. */
+  WEBHOOK_RETRY_BASE_MS: integer(1).default(5_000),
+  /** How long an `Idempotency-Key` keeps naming its job. */
+  IDEMPOTENCY_TTL_S: integer(1).default(86_400),
+  /** Bearer token for `GET /metrics`; unset leaves `/metrics` open. */
+  METRICS_TOKEN: optionalString.pipe(
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  /** Largest batch input file (`POST /v1/files`). */
+  BATCH_MAX_BYTES: integer(1).default(209_715_200),
+  /** Most lines in a batch input file. */
+  BATCH_MAX_LINES: integer(1).default(50_000),
+  /** How long files and batches are kept. */
+  FILE_TTL_S: integer(1).default(2_592_000),
+  /** A batch's completion window (`24h` on the wire); shorter only for tests. */
+  BATCH_WINDOW_S: integer(1).default(86_400),
+  /** Log level (pino); access logs are written at `info`. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

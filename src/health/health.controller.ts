@@ -8,8 +8,12 @@ import {
 import type { FastifyReply } from 'fastify';
 import { PublicAccess } from '../auth/access.decorator.js';
 import { openApiSchema } from '../common/zod-validation.pipe.js';
-import { HealthResponseSchema } from './dto/health.dto.js';
-import { HealthService, type HealthReport } from './health.service.js';
+import {
+  HealthResponseSchema,
+  LivenessResponseSchema,
+  ReadinessResponseSchema,
+} from './dto/health.dto.js';
+import { HealthService, type HealthReport, type ReadinessReport } from './health.service.js';
 
 @ApiTags('health')
 @PublicAccess()
@@ -28,5 +32,23 @@ export class HealthController {
     const report = await this.health.report();
     if (report.status === 'down') void reply.status(503);
     return report;
+  }
+
+  @Get('live')
+  @ApiOperation({ summary: 'Liveness probe: 200 while the process runs; checks no dependency' })
+  @ApiOkResponse({ schema: openApiSchema(LivenessResponseSchema) })
+  live(): { status: 'live' } {
+    return { status: 'live' };
+  }
+
+  @Get('ready')
+  @ApiOperation({
+    summary:
+      'Readiness probe: 200 when the database, the queue store and the HTTP server can serve',
+  })
+  @ApiOkResponse({ schema: openApiSchema(ReadinessResponseSchema) })
+  @ApiServiceUnavailableResponse({ description: 'Not ready; the message names what is down' })
+  ready(): Promise<ReadinessReport> {
+    return this.health.ready();
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RedisPolicyModule } from '../redis-policy/redis-policy.module.js';
 import { UpstreamModule } from '../upstream/upstream.module.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
@@ -6,7 +7,7 @@ import { StatsAdminController } from './stats.admin.controller.js';
 import { StatsService } from './stats.service.js';
 
 @Module({
-  imports: [UpstreamModule],
+  imports: [UpstreamModule, RedisPolicyModule],
   controllers: [HealthController, StatsAdminController],
   providers: [HealthService, StatsService],
 })

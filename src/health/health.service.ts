@@ -1,6 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
 import { DataSource } from 'typeorm';
+import { AppError } from '../common/app-error.js';
+import { ErrorCode } from '../common/error-code.js';
+import { runsApi, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
 import { JobsService, type QueueCounts } from '../jobs/jobs.service.js';
+import { RedisPolicyCheck } from '../redis-policy/redis-policy.service.js';
 import { QUEUE_BACKEND } from '../jobs/job-events.service.js';
 import type { QueueBackend, QueueBackendName } from '../jobs/queue-backend.js';
 import { UpstreamRegistry } from '../upstream/upstream-registry.service.js';
@@ -23,6 +30,14 @@ const CHECK_TTL_MS = 500;
 const PROBE_TIMEOUT_MS = 2_000;
 export const VERSION = '0.1.0';
 
+/** `GET /health/ready` when ready. */
+export interface ReadinessReport {
+  status: 'ready';
+  database: 'ok' | 'down';
+  queue: 'ok' | 'down';
+  http: 'ok' | 'down' | 'not_applicable';
+}
+
 interface DependencyCheck {
   counts: QueueCounts | undefined;
   database: 'ok' | 'down';
@@ -38,20 +53,44 @@ export class HealthService {
     private readonly dataSource: DataSource,
     private readonly upstreams: UpstreamRegistry,
     @Inject(QUEUE_BACKEND) private readonly backend: QueueBackend,
+    private readonly httpAdapterHost: HttpAdapterHost,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redisPolicy: RedisPolicyCheck,
   ) {}
 
-  async report(): Promise<HealthReport> {
-    const now = Date.now();
-    if (!this.cached || now - this.cached.at > CHECK_TTL_MS) {
-      this.cached = { at: now, check: this.checkDependencies() };
+  /**
+   * Whether this process can serve: the database and the queue store answer and, for the API
+   * roles, the HTTP server is listening (it stops at shutdown). Throws a 503 naming what is not.
+   */
+  async ready(): Promise<ReadinessReport> {
+    const { counts, database } = await this.dependencies();
+    const queue = counts === undefined ? 'down' : 'ok';
+    const http = !runsApi(this.config)
+      ? 'not_applicable'
+      : (this.httpAdapterHost.httpAdapter.getHttpServer() as Server).listening
+        ? 'ok'
+        : 'down';
+    const down = Object.entries({ database, queue, http })
+      .filter(([, state]) => state === 'down')
+      .map(([name]) => name);
+    if (down.length > 0) {
+      throw new AppError(ErrorCode.ServiceUnavailable, `Not ready: ${down.join(', ')} down`, {
+        retryAfterS: 1,
+      });
     }
-    const { counts, database } = await this.cached.check;
+    return { status: 'ready', database, queue, http };
+  }
+
+  async report(): Promise<HealthReport> {
+    const { counts, database } = await this.dependencies();
     const upstreams = this.upstreamSummary();
     const down = database === 'down' || counts === undefined;
     // A configured pool with no healthy node: jobs for it wait for their retries.
+    // Or a Redis without AOF: a restart of it can lose accepted jobs.
     const degraded =
       (upstreams.bus.nodes > 0 && upstreams.bus.healthy === 0) ||
-      (upstreams.pistachio.configured && !upstreams.pistachio.healthy);
+      (upstreams.pistachio.configured && !upstreams.pistachio.healthy) ||
+      this.redisPolicy.isDegrading();
     return {
       status: down ? 'down' : degraded ? 'degraded' : 'ok',
       version: VERSION,
@@ -74,6 +113,14 @@ export class HealthService {
         healthy: pistachio?.health.isHealthy ?? false,
       },
     };
+  }
+
+  private dependencies(): Promise<DependencyCheck> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > CHECK_TTL_MS) {
+      this.cached = { at: now, check: this.checkDependencies() };
+    }
+    return this.cached.check;
   }
 
   private async checkDependencies(): Promise<DependencyCheck> {

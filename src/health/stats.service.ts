@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DispatchService } from '../dispatch/dispatch.service.js';
 import { RECENT_WINDOW_MS } from '../upstream/node-health.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import { UpstreamRegistry } from '../upstream/upstream-registry.service.js';
@@ -11,12 +12,15 @@ export class StatsService {
   constructor(
     private readonly health: HealthService,
     private readonly upstreams: UpstreamRegistry,
+    private readonly dispatch: DispatchService,
   ) {}
 
   async report(): Promise<StatsResponseDto> {
-    const health = await this.health.report();
+    const [health, load] = await Promise.all([this.health.report(), this.dispatch.load()]);
     const now = Date.now();
-    const nodes = this.upstreams.nodes.map((node) => toNodeStats(node, now));
+    const nodes = this.upstreams.nodes.map((node) =>
+      toNodeStats(node, now, load.nodes[node.id] ?? 0),
+    );
     const errors = sum(nodes.map((node) => node.recent.errors));
     const completions = sum(nodes.map((node) => node.recent.requests)) - errors;
     const windowS = RECENT_WINDOW_MS / 1000;
@@ -31,11 +35,14 @@ export class StatsService {
       },
       upstreams: health.upstreams,
       nodes,
+      tenants: Object.entries(load.tenants)
+        .filter(([, counts]) => counts.queued + counts.running > 0)
+        .map(([id, counts]) => ({ id, ...counts })),
     };
   }
 }
 
-function toNodeStats(node: UpstreamNode, now: number): NodeStatsDto {
+function toNodeStats(node: UpstreamNode, now: number, inFlight: number): NodeStatsDto {
   const snapshot = node.health.snapshot(now);
   const { recent, lastProbe, lastError } = snapshot;
   return {
@@ -44,7 +51,8 @@ function toNodeStats(node: UpstreamNode, now: number): NodeStatsDto {
     healthy: snapshot.healthy,
     stake: node.stake,
     models: snapshot.models,
-    in_flight: snapshot.inFlight,
+    in_flight: inFlight,
+    capacity: node.maxInflight,
     consecutive_failures: snapshot.consecutiveFailures,
     recent: {
       window_s: recent.windowS,

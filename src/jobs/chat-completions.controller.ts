@@ -12,7 +12,9 @@ import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { getAdmission } from '../limits/admission.js';
+import { IdempotencyInterceptor } from '../idempotency/idempotency.interceptor.js';
+import { getAdmission, getReplayOf } from '../limits/admission.js';
+import { parseCancelAfter } from './cancel-after.js';
 import { RateLimitInterceptor } from '../limits/rate-limit.interceptor.js';
 import { StreamingService } from '../streaming/streaming.service.js';
 import { ModelCatalogService } from '../upstream/model-catalog.service.js';
@@ -36,7 +38,8 @@ export class ChatCompletionsController {
   ) {}
 
   @Post('completions')
-  @UseInterceptors(RateLimitInterceptor)
+  // Idempotency first: a replay is answered with its job and charged against no limit.
+  @UseInterceptors(IdempotencyInterceptor, RateLimitInterceptor)
   @ApiOperation({
     summary: 'An OpenAI chat completion: queued (202), waited for (200), or streamed (SSE)',
     description:
@@ -85,8 +88,9 @@ export class ChatCompletionsController {
   ): Promise<void> {
     const summary = validateChatRequest(body);
     this.catalog.assertServed(summary.model);
-    const admission = getAdmission(request);
+    const replayOf = getReplayOf(request);
     if (summary.stream) {
+      const admission = getAdmission(request);
       await this.streaming.proxy({
         reply,
         tenant,
@@ -97,25 +101,27 @@ export class ChatCompletionsController {
       });
       return;
     }
-    await this.completions.enqueue(
-      tenant,
-      admission,
-      summary.model,
-      request.rawBody!.toString('utf8'),
-    );
     const preference = readWaitPreference(request.headers, this.config.syncWaitMaxS);
+    const cancelAfterMs = parseCancelAfter(request.headers['cancel-after']);
+    // A replay of an `Idempotency-Key` answers with the job its first request made.
+    let jobId = replayOf;
+    if (jobId === undefined) {
+      const admission = getAdmission(request);
+      await this.completions.enqueue(
+        tenant,
+        admission,
+        summary.model,
+        request.rawBody!.toString('utf8'),
+        cancelAfterMs === undefined ? undefined : Date.now() + cancelAfterMs,
+      );
+      jobId = admission.id;
+    }
     if (preference.mode === 'queued') {
-      this.completions.sendQueued(reply, admission.id);
+      this.completions.sendQueued(reply, jobId);
       return;
     }
     const clientGone = new AbortController();
     reply.raw.once('close', () => clientGone.abort());
-    await this.completions.sendWhenFinal(
-      reply,
-      tenant,
-      admission.id,
-      preference,
-      clientGone.signal,
-    );
+    await this.completions.sendWhenFinal(reply, tenant, jobId, preference, clientGone.signal);
   }
 }

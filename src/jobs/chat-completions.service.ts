@@ -4,6 +4,11 @@ import type { TenantPrincipal } from '../auth/tenant-principal.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { Admission } from '../limits/admission.js';
+import type { Job } from 'bullmq';
+import { DispatchService } from '../dispatch/dispatch.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import type { InferenceJobData } from './inference-queue.js';
+import { dispatchTenant } from '../dispatch/dispatch-tenant.js';
 import { InferenceProducer } from './inference.producer.js';
 import { JobWaiter } from './job-waiter.service.js';
 import type { JobSnapshot } from './job-view.mapper.js';
@@ -14,34 +19,49 @@ import type { WaitPreference } from './wait-preference.js';
 export class ChatCompletionsService {
   constructor(
     private readonly producer: InferenceProducer,
+    private readonly dispatch: DispatchService,
     private readonly waiter: JobWaiter,
+    private readonly metrics: MetricsService,
   ) {}
 
-  /** Queues the request as job `admission.id`; the job owns the concurrency slot from then on. */
+  /**
+   * Queues the request as job `admission.id` and puts it in its tenant's line. Durable once the
+   * queue has it; the dispatcher's list entry is re-made by reconciliation if this process dies
+   * in between.
+   */
   async enqueue(
     tenant: TenantPrincipal,
     admission: Admission,
     model: string,
     request: string,
+    expiresAt?: number,
   ): Promise<void> {
+    let job: Job<InferenceJobData>;
     try {
-      await this.producer.enqueue(admission.id, { tenantId: tenant.tenantId, model, request });
+      job = await this.producer.enqueue(admission.id, {
+        tenantId: tenant.tenantId,
+        model,
+        request,
+        ...(expiresAt !== undefined && { expiresAt }),
+      });
     } catch (error) {
       throw new AppError(
         ErrorCode.ServiceUnavailable,
         'The queue is unreachable; the request was not accepted',
-        {
-          retryAfterS: 1,
-          cause: error,
-        },
+        { retryAfterS: 1, cause: error },
       );
     }
-    admission.handedOver = true;
+    // The job exists: whatever happens next, the admission is not rolled back.
+    admission.settle();
+    this.metrics.jobAccepted();
+    await this.dispatch
+      .enqueue(admission.id, dispatchTenant(tenant), 'interactive', model, job)
+      .catch(() => undefined);
   }
 
-  sendQueued(reply: FastifyReply, jobId: string): void {
+  sendQueued(reply: FastifyReply, jobId: string, status: 'queued' | 'expired' = 'queued'): void {
     const poll = `/v1/results/${jobId}`;
-    void reply.status(202).header('location', poll).send({ id: jobId, status: 'queued', poll });
+    void reply.status(202).header('location', poll).send({ id: jobId, status, poll });
   }
 
   /** Wait mode: answers once the job is final, or as `API.md` says when the wait runs out. */
@@ -78,6 +98,17 @@ export class ChatCompletionsService {
         throw new AppError(ErrorCode.JobCancelled, `Job ${jobId} was cancelled`, {
           headers: { 'x-job-id': jobId },
         });
+      case 'expired':
+        if (preference.explicit) {
+          void reply.header('preference-applied', `wait=${preference.seconds}`);
+          this.sendQueued(reply, jobId, 'expired');
+          return;
+        }
+        throw new AppError(
+          ErrorCode.UpstreamTimeout,
+          `Job ${jobId} expired: its Cancel-After deadline passed before it completed`,
+          { headers: { 'x-job-id': jobId, location: poll } },
+        );
       case 'queued':
       case 'processing':
         if (preference.explicit) {

@@ -8,6 +8,11 @@ export interface ChatRequestSummary {
   includeUsage: boolean;
 }
 
+/** Largest `n` (choices per request) accepted: each choice is a whole answer to hold and store. */
+export const MAX_N = 128;
+/** Largest `max_tokens` / `max_completion_tokens` accepted; far above any model's output window. */
+export const MAX_TOKENS = 1_000_000;
+
 /** Validates what `API.md` lists; every other field is left to the backend. */
 export function validateChatRequest(body: unknown): ChatRequestSummary {
   if (body === undefined) {
@@ -60,6 +65,17 @@ export function validateChatRequest(body: unknown): ChatRequestSummary {
     ) {
       throw invalid(field, 'must be a positive integer');
     }
+    if (typeof value === 'number' && value > MAX_TOKENS) {
+      throw invalid(field, `must be at most ${MAX_TOKENS}`);
+    }
+  }
+  const choices = own(body, 'n');
+  if (
+    choices !== undefined &&
+    choices !== null &&
+    !(Number.isSafeInteger(choices) && (choices as number) >= 1 && (choices as number) <= MAX_N)
+  ) {
+    throw invalid('n', `must be an integer from 1 to ${MAX_N}`);
   }
   const includeUsage = isObject(streamOptions) && own(streamOptions, 'include_usage') === true;
   return { model, stream: stream === true, includeUsage };

@@ -3,14 +3,25 @@
  * readers. Job ids are random UUIDs chosen by the producer.
  */
 
+import type { JobLane } from '../dispatch/dispatch-store.js';
+
+/** Where a job came from when it was not a plain API request. */
+export interface JobOrigin {
+  batchId: string;
+  customId: string;
+}
+
 export const INFERENCE_QUEUE = 'inference';
 export const CHAT_COMPLETION_JOB = 'chat.completion';
 
 /** Custom queue event asking whichever worker runs a job to abort it. */
 export const CANCEL_REQUESTED_EVENT = 'cancel-requested';
 
-/** `failedReason` of a job that ended because it was cancelled (as opposed to dead). */
-export const CANCELLED_REASON = 'cancelled by the client';
+/**
+ * A parked job waits in the queue's delayed set this long at most: in practice until the
+ * dispatcher releases it (see src/dispatch). Longer delays overflow BullMQ's delayed-set scores.
+ */
+export const PARK_MS = 365 * 86_400_000;
 
 export interface InferenceJobData {
   tenantId: string;
@@ -19,6 +30,11 @@ export interface InferenceJobData {
   request: string;
   /** Set once the client cancels; the job must then never run, retry or complete. */
   cancelRequestedAt?: number;
+  /** Unix ms of the `Cancel-After` deadline: past it the job ends `expired`. */
+  expiresAt?: number;
+  /** Batch lines wait in their own list, so a batch never starves its tenant's requests. */
+  lane?: JobLane;
+  origin?: JobOrigin;
 }
 
 export interface InferenceJobResult {
@@ -35,6 +51,11 @@ export interface InferenceJobProgress {
   nextRetryAt?: number;
 }
 
-export type JobStatus = 'queued' | 'processing' | 'complete' | 'dead' | 'cancelled';
+export type JobStatus = 'queued' | 'processing' | 'complete' | 'dead' | 'cancelled' | 'expired';
 
-export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['complete', 'dead', 'cancelled']);
+export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set([
+  'complete',
+  'dead',
+  'cancelled',
+  'expired',
+]);

@@ -1,33 +1,52 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { LimitsService } from '../limits/limits.service.js';
-import { ChatCompletionsClient } from '../upstream/chat-completions.client.js';
-import { UpstreamFailureError } from '../upstream/upstream-failure.js';
+import type { AttemptEnd } from '../dispatch/dispatch-store.js';
+import { DispatchService } from '../dispatch/dispatch.service.js';
 import {
-  CANCELLED_REASON,
+  ChatCompletionsClient,
+  type ChatCompletionAnswer,
+  type NodePlacement,
+} from '../upstream/chat-completions.client.js';
+import { UpstreamFailureError, type UpstreamFailure } from '../upstream/upstream-failure.js';
+import {
   INFERENCE_QUEUE,
+  PARK_MS,
   type InferenceJobData,
   type InferenceJobProgress,
   type InferenceJobResult,
 } from './inference-queue.js';
+import {
+  CANCELLED_REASON,
+  EXPIRED_REASON,
+  isCancelRequested,
+  isExpired,
+} from './job-cancellation.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { JobEventsService } from './job-events.service.js';
+import { JobLifecycleService } from './job-lifecycle.service.js';
+import { toJobSnapshot } from './job-view.mapper.js';
 import { decideRetry } from './retry-policy.js';
 
-/** A failed attempt that should be tried again after `delayMs`. */
+type InferenceJob = Job<InferenceJobData, InferenceJobResult>;
+
+/** A failed attempt; BullMQ parks the job until the dispatcher releases it at its retry time. */
 export class RetryableAttemptError extends Error {
   override readonly name = 'RetryableAttemptError';
-  constructor(
-    message: string,
-    readonly delayMs: number,
-  ) {
-    super(message);
-  }
 }
 
-// Aborts this worker's attempts when the process stops: the jobs go back to the queue unharmed.
+/** How one attempt ended; `settle` turns each into exactly one queue transition. */
+type AttemptOutcome =
+  | { kind: 'complete'; answer: ChatCompletionAnswer }
+  | { kind: 'retry'; failure: UpstreamFailure; message: string; delayMs: number }
+  | { kind: 'dead'; failure: UpstreamFailure; message: string }
+  | { kind: 'cancelled' }
+  | { kind: 'expired' }
+  | { kind: 'hand-back' };
+
+// Aborts this worker's attempts when the process stops: the jobs go back to their place in line.
 const SHUTDOWN_REASON = 'worker shutting down';
 
 // A cancel request can overtake the job's start on another instance; remember it this long.
@@ -35,11 +54,9 @@ const CANCEL_MEMORY_MS = 60_000;
 
 @Processor(INFERENCE_QUEUE, {
   settings: {
-    // The delay was decided by retry-policy.ts when the attempt failed.
-    backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-      error instanceof RetryableAttemptError
-        ? error.delayMs
-        : Math.min(1000 * 2 ** attemptsMade, 60_000),
+    // Every retry's delay is decided by retry-policy.ts and kept by the dispatcher, which
+    // releases the job when it is due: until then BullMQ keeps it parked.
+    backoffStrategy: () => PARK_MS,
   },
   // A worker that dies loses its lock after 15 s; live workers look for such jobs every 5 s.
   lockDuration: 15_000,
@@ -53,6 +70,8 @@ export class InferenceProcessor
 {
   private readonly logger = new Logger(InferenceProcessor.name);
   private readonly recentlyCancelled = new Map<string, number>();
+  /** What each recorded attempt means for the dispatcher, read once the queue has recorded it. */
+  private readonly ends = new Map<string, AttemptEnd>();
   private unsubscribe: (() => void) | undefined;
   private shuttingDown = false;
   private readonly running = new Set<Promise<unknown>>();
@@ -60,7 +79,9 @@ export class InferenceProcessor
   constructor(
     private readonly upstream: ChatCompletionsClient,
     private readonly events: JobEventsService,
-    private readonly limits: LimitsService,
+    private readonly dispatch: DispatchService,
+    private readonly lifecycle: JobLifecycleService,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -69,14 +90,20 @@ export class InferenceProcessor
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.workerConcurrency;
     this.worker.on('error', (error) => this.logger.warn(`worker: ${error.message}`));
+    // The lease is freed only after the queue recorded the outcome: a crash in between leaves
+    // a lease that runs out, never a job that runs twice at once or a result lost.
+    this.worker.on('completed', (job: InferenceJob) => void this.recorded(job, 'completed'));
+    this.worker.on('failed', (job: InferenceJob | undefined) => {
+      if (job) void this.recorded(job, 'failed');
+    });
     this.unsubscribe = this.events.onCancelRequested((jobId) => this.cancel(jobId));
   }
 
   async onModuleDestroy(): Promise<void> {
     this.unsubscribe?.();
     this.shuttingDown = true;
-    // Take no new job (a handed-back one would come straight back), then hand back the running
-    // ones: without this, closing the worker would wait for every backend call.
+    // Take no new job, then hand back the running ones: without this, closing the worker would
+    // wait for every backend call.
     const paused = this.worker.pause(true);
     this.worker.cancelAllJobs(SHUTDOWN_REASON);
     await paused;
@@ -88,65 +115,143 @@ export class InferenceProcessor
   }
 
   async process(
-    job: Job<InferenceJobData, InferenceJobResult>,
+    job: InferenceJob,
     token?: string,
     signal?: AbortSignal,
   ): Promise<InferenceJobResult> {
-    const attempt = this.attempt(job, token, signal);
-    this.running.add(attempt);
+    const run = this.run(job, token, signal ?? new AbortController().signal);
+    this.running.add(run);
     try {
-      return await attempt;
+      return await run;
     } finally {
-      this.running.delete(attempt);
+      this.running.delete(run);
     }
+  }
+
+  private async run(job: InferenceJob, token: string | undefined, signal: AbortSignal) {
+    if (this.isCancelled(job)) return this.settle(job, token, { kind: 'cancelled' });
+    if (isExpired(job)) return this.settle(job, token, { kind: 'expired' });
+    if (this.shuttingDown) return this.park(job, token);
+    const placement = await this.dispatch.begin(job.id!);
+    // Not handed out by the dispatcher (e.g. a stalled job whose lease ran out): back in line,
+    // and this is no attempt.
+    if (!placement) return this.park(job, token);
+    return this.settle(job, token, await this.attempt(job, placement, signal));
   }
 
   private async attempt(
-    job: Job<InferenceJobData, InferenceJobResult>,
-    token: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<InferenceJobResult> {
-    if (this.isCancelled(job)) return this.endCancelled(job);
-    if (this.shuttingDown) return this.handBack(job, token);
-    const abort = signal ?? new AbortController().signal;
+    job: InferenceJob,
+    placement: NodePlacement,
+    signal: AbortSignal,
+  ): Promise<AttemptOutcome> {
+    // The deadline may have passed while the lease was taken.
+    if (isExpired(job)) return { kind: 'expired' };
+    const { expiresAt } = job.data;
+    const deadline =
+      expiresAt === undefined
+        ? undefined
+        : AbortSignal.timeout(Math.max(0, expiresAt - Date.now()));
+    const abort = deadline ? AbortSignal.any([signal, deadline]) : signal;
     try {
-      const answer = await this.upstream.complete(job.data.request, job.data.model, abort, job.id);
-      if (this.isCancelled(job)) return this.endCancelled(job);
-      // Freed before BullMQ marks the job complete: a client that sees it final may submit again.
-      await this.limits.release(job.data.tenantId, job.id!, answer.totalTokens);
-      return answer;
+      const answer = await this.upstream.complete(
+        job.data.request,
+        job.data.model,
+        abort,
+        placement,
+        job.id,
+      );
+      return this.isCancelled(job) ? { kind: 'cancelled' } : { kind: 'complete', answer };
     } catch (error) {
-      if (this.isCancelled(job)) return this.endCancelled(job);
-      if (this.shuttingDown) return this.handBack(job, token);
-      if (!(error instanceof UpstreamFailureError)) throw error;
-      const { failure } = error;
+      if (this.isCancelled(job)) return { kind: 'cancelled' };
+      if (deadline?.aborted) return { kind: 'expired' };
+      if (this.shuttingDown) return { kind: 'hand-back' };
+      const failure: UpstreamFailure =
+        error instanceof UpstreamFailureError
+          ? error.failure
+          : {
+              kind: 'invalid_response',
+              node: '',
+              message: `infq error: ${(error as Error).message}`,
+            };
+      const message = error instanceof Error ? error.message : String(error);
       const decision = decideRetry(failure, job.attemptsMade, this.config.retry);
-      const progress: InferenceJobProgress = {
-        lastError: {
-          status: failure.kind === 'http' ? failure.status : null,
-          message: error.message,
-        },
-        ...(decision.retry && { nextRetryAt: Date.now() + decision.delayMs }),
-      };
-      await job.updateProgress(progress);
-      if (decision.retry) throw new RetryableAttemptError(error.message, decision.delayMs);
-      await this.limits.release(job.data.tenantId, job.id!);
-      throw new UnrecoverableError(error.message);
+      return decision.retry
+        ? { kind: 'retry', failure, message, delayMs: decision.delayMs }
+        : { kind: 'dead', failure, message };
     }
   }
 
-  /** Back to the queue without spending a retry; another worker (or this one, restarted) runs it. */
-  private async handBack(job: Job<InferenceJobData>, token: string | undefined): Promise<never> {
-    await job.moveToWait(token).catch((moveError: Error) => {
-      // Left active, the job is found stalled once its lock lapses, and runs again then.
-      this.logger.warn(`job ${job.id} left for stall recovery: ${moveError.message}`);
-    });
-    throw new WaitingError();
+  /** The one place an attempt's outcome becomes a queue transition. */
+  private async settle(
+    job: InferenceJob,
+    token: string | undefined,
+    outcome: AttemptOutcome,
+  ): Promise<InferenceJobResult> {
+    const jobId = job.id!;
+    switch (outcome.kind) {
+      case 'complete':
+        // Charged before the completion is recorded, once however often this runs.
+        await this.dispatch.charge(jobId, outcome.answer.totalTokens);
+        this.ends.set(jobId, { kind: 'final' });
+        return outcome.answer;
+      case 'retry': {
+        const due = Date.now() + outcome.delayMs;
+        // A deadline before the retry time: the job is released then, and ends expired.
+        const dueAt = Math.min(due, job.data.expiresAt ?? due);
+        await job.updateProgress(progressOf(outcome.failure, outcome.message, due));
+        this.ends.set(jobId, { kind: 'retry', dueAt });
+        throw new RetryableAttemptError(outcome.message);
+      }
+      case 'dead':
+        await job.updateProgress(progressOf(outcome.failure, outcome.message));
+        this.ends.set(jobId, { kind: 'final' });
+        throw new UnrecoverableError(outcome.message);
+      case 'cancelled':
+        this.ends.set(jobId, { kind: 'final' });
+        throw new UnrecoverableError(CANCELLED_REASON);
+      case 'expired':
+        this.ends.set(jobId, { kind: 'final' });
+        throw new UnrecoverableError(EXPIRED_REASON);
+      case 'hand-back':
+        return this.park(job, token);
+    }
   }
 
-  private async endCancelled(job: Job<InferenceJobData>): Promise<never> {
-    await this.limits.release(job.data.tenantId, job.id!);
-    throw new UnrecoverableError(CANCELLED_REASON);
+  /** Back to its place in its tenant's line, parked; not an attempt. */
+  private async park(job: InferenceJob, token: string | undefined): Promise<never> {
+    await job.moveToDelayed(Date.now() + PARK_MS, token);
+    await this.dispatch.requeue(
+      job.id!,
+      { tenantId: job.data.tenantId, maxConcurrent: 1, weight: 1 },
+      job.data.lane ?? 'interactive',
+      job.data.model,
+    );
+    throw new DelayedError();
+  }
+
+  /** After the queue recorded an attempt's outcome: the lease ends, a final job is announced. */
+  private async recorded(job: InferenceJob, state: 'completed' | 'failed'): Promise<void> {
+    const jobId = job.id!;
+    const end = this.ends.get(jobId) ?? { kind: 'final' };
+    this.ends.delete(jobId);
+    await this.dispatch.finish(jobId, end);
+    if (end.kind !== 'final') {
+      this.metrics.jobRetried();
+      return;
+    }
+    const snapshot = toJobSnapshot(job, state);
+    const status = snapshot.view.status;
+    if (status === 'queued' || status === 'processing') return;
+    this.metrics.jobFinished(status);
+    await this.lifecycle.publishFinal({
+      jobId,
+      tenantId: job.data.tenantId,
+      status,
+      view: snapshot.view,
+      resultBody: snapshot.resultBody,
+      lastUpstreamStatus: snapshot.lastUpstreamStatus,
+      origin: job.data.origin ?? null,
+    });
   }
 
   private cancel(jobId: string): void {
@@ -159,7 +264,19 @@ export class InferenceProcessor
     this.worker.cancelJob(jobId, CANCELLED_REASON);
   }
 
-  private isCancelled(job: Job<InferenceJobData>): boolean {
-    return job.data.cancelRequestedAt !== undefined || this.recentlyCancelled.has(job.id!);
+  private isCancelled(job: InferenceJob): boolean {
+    return isCancelRequested(job, this.recentlyCancelled, job.id);
   }
+}
+
+/** Stored as the job's progress: what the last failed attempt said and when the next one runs. */
+function progressOf(
+  failure: UpstreamFailure,
+  message: string,
+  nextRetryAt?: number,
+): InferenceJobProgress {
+  return {
+    lastError: { status: failure.kind === 'http' ? failure.status : null, message },
+    ...(nextRetryAt !== undefined && { nextRetryAt }),
+  };
 }

@@ -1,6 +1,6 @@
 import type { Job, JobState } from 'bullmq';
+import { CANCELLED_REASON, EXPIRED_REASON } from './job-cancellation.js';
 import {
-  CANCELLED_REASON,
   type InferenceJobData,
   type InferenceJobProgress,
   type InferenceJobResult,
@@ -18,6 +18,9 @@ export interface JobView {
   completed_at: number | null;
   retries: number;
   next_retry_at: number | null;
+  /** 1 + the tenant's jobs ahead of it while it waits for a slot; null otherwise. */
+  queue_position: number | null;
+  expires_at: number | null;
   error: string | null;
 }
 
@@ -38,10 +41,19 @@ export function statusOf(job: InferenceJob, state: JobState | 'unknown'): JobSta
     case 'completed':
       return 'complete';
     case 'failed':
-      return job.failedReason === CANCELLED_REASON ? 'cancelled' : 'dead';
-    default:
+      if (job.failedReason === CANCELLED_REASON) return 'cancelled';
+      return job.failedReason === EXPIRED_REASON ? 'expired' : 'dead';
+    default: {
       if (job.data.cancelRequestedAt !== undefined) return 'cancelled';
-      return state === 'active' ? 'processing' : 'queued';
+      if (state !== 'active') return 'queued';
+      // A failed attempt is recorded in two steps; between them the job still reads active
+      // with its new retry count and a retry time ahead: it is waiting for that retry.
+      const progress = (
+        typeof job.progress === 'object' ? job.progress : {}
+      ) as InferenceJobProgress;
+      const waitingForRetry = job.attemptsMade > 0 && (progress.nextRetryAt ?? 0) > Date.now() + 50;
+      return waitingForRetry ? 'queued' : 'processing';
+    }
   }
 }
 
@@ -59,17 +71,18 @@ export function toJobSnapshot(job: InferenceJob, state: JobState | 'unknown'): J
         // attemptsMade counts the final attempt too.
         return Math.max(0, failures - 1);
       case 'cancelled':
+      case 'expired':
         return state === 'failed' ? Math.max(0, failures - 1) : failures;
     }
   })();
   const finishedAtMs =
-    status === 'cancelled'
+    status === 'cancelled' || status === 'expired'
       ? (job.finishedOn ?? job.data.cancelRequestedAt ?? null)
       : status === 'complete' || status === 'dead'
         ? (job.finishedOn ?? null)
         : null;
   const error =
-    status === 'cancelled' || (status === 'queued' && failures === 0)
+    status === 'cancelled' || status === 'expired' || (status === 'queued' && failures === 0)
       ? null
       : (progress.lastError?.message ?? (status === 'dead' ? job.failedReason || null : null));
   return {
@@ -86,6 +99,8 @@ export function toJobSnapshot(job: InferenceJob, state: JobState | 'unknown'): J
         state === 'delayed' && status === 'queued' && progress.nextRetryAt
           ? seconds(progress.nextRetryAt)
           : null,
+      queue_position: null,
+      expires_at: job.data.expiresAt === undefined ? null : seconds(job.data.expiresAt),
       error,
     },
     resultBody: status === 'complete' ? (job.returnvalue?.body ?? null) : null,

@@ -2,10 +2,14 @@ import { Controller, Delete, Get, Header, HttpCode, Param, Post, Query } from '@
 import { openApiSchema } from '../common/zod-validation.pipe.js';
 import { DeadLetterListSchema, JobDeletedSchema, JobResponseSchema } from './dto/job.dto.js';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { CurrentActor } from '../audit/audit-actor.decorator.js';
+import { AuditAction, type AuditActor } from '../audit/audit-action.js';
+import { AuditService } from '../audit/audit.service.js';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import { renderJobView } from './job-view.mapper.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { JobsService } from './jobs.service.js';
 
 @ApiTags('admin: jobs')
@@ -13,7 +17,11 @@ import { JobsService } from './jobs.service.js';
 @AdminAccess()
 @Controller('admin/api')
 export class JobsAdminController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   @Get('dead-letters')
   @ApiOkResponse({ schema: openApiSchema(DeadLetterListSchema) })
@@ -48,15 +56,33 @@ export class JobsAdminController {
   @HttpCode(200)
   @Header('content-type', 'application/json; charset=utf-8')
   @ApiOperation({ summary: 'Requeue a dead job; its retries start again from 0' })
-  async retry(@Param('id') id: string): Promise<string> {
-    return renderJobView(await this.jobs.requeueDead(id));
+  async retry(@Param('id') id: string, @CurrentActor() by: AuditActor): Promise<string> {
+    const job = await this.jobs.requeueDead(id);
+    this.metrics.jobRequeued();
+    // The queue is not in the database transaction: recorded once the requeue has happened.
+    await this.audit.recordAlone({
+      by,
+      action: AuditAction.DeadLetterRequeued,
+      objectType: 'job',
+      objectId: id,
+    });
+    return renderJobView(job);
   }
 
   @Delete('jobs/:id')
   @ApiOkResponse({ schema: openApiSchema(JobDeletedSchema) })
   @ApiOperation({ summary: 'Delete a job' })
-  async delete(@Param('id') id: string): Promise<{ id: string; deleted: true }> {
+  async delete(
+    @Param('id') id: string,
+    @CurrentActor() by: AuditActor,
+  ): Promise<{ id: string; deleted: true }> {
     await this.jobs.delete(id);
+    await this.audit.recordAlone({
+      by,
+      action: AuditAction.JobDeleted,
+      objectType: 'job',
+      objectId: id,
+    });
     return { id, deleted: true };
   }
 }

@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { runsApi, runsWorker, type AppConfig } from '../config/app-config.js';
 import { StreamingModule } from '../streaming/streaming.module.js';
+import { TenantsModule } from '../tenants/tenants.module.js';
 import { UpstreamModule } from '../upstream/upstream.module.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
 import { ChatCompletionsController } from './chat-completions.controller.js';
@@ -9,12 +10,13 @@ import { INFERENCE_QUEUE } from './inference-queue.js';
 import { InferenceProcessor } from './inference.processor.js';
 import { InferenceProducer } from './inference.producer.js';
 import { JobEventsService, QUEUE_BACKEND } from './job-events.service.js';
+import { JobLifecycleService } from './job-lifecycle.service.js';
+import { JobSubmissionService } from './job-submission.service.js';
 import { JobsAdminController } from './jobs.admin.controller.js';
 import { JobWaiter } from './job-waiter.service.js';
 import { JobsService } from './jobs.service.js';
 import { selectQueueBackend } from './queue-backend.js';
 import { ResultsController } from './results.controller.js';
-import { SlotReconciler } from './slot-reconciler.service.js';
 
 @Module({})
 export class JobsModule {
@@ -30,8 +32,10 @@ export class JobsModule {
       JobsService,
       JobWaiter,
       ChatCompletionsService,
+      JobSubmissionService,
+      JobLifecycleService,
     ];
-    if (runsWorker(config)) providers.push(InferenceProcessor, SlotReconciler);
+    if (runsWorker(config)) providers.push(InferenceProcessor);
     return {
       module: JobsModule,
       global: true,
@@ -40,12 +44,13 @@ export class JobsModule {
         BullModule.registerQueue({ name: INFERENCE_QUEUE }),
         UpstreamModule,
         StreamingModule,
+        TenantsModule,
       ],
       controllers: runsApi(config)
         ? [ChatCompletionsController, ResultsController, JobsAdminController]
         : [],
       providers,
-      exports: [JobsService, QUEUE_BACKEND],
+      exports: [JobsService, QUEUE_BACKEND, JobSubmissionService, JobLifecycleService],
     };
   }
 }

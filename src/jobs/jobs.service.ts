@@ -6,9 +6,8 @@ import { ErrorCode } from '../common/error-code.js';
 import { isStoreUnreachable } from '../common/store-unreachable.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { LimitsService } from '../limits/limits.service.js';
+import { DispatchService } from '../dispatch/dispatch.service.js';
 import {
-  CANCELLED_REASON,
   FINAL_STATUSES,
   INFERENCE_QUEUE,
   type InferenceJobData,
@@ -55,7 +54,7 @@ export class JobsService {
     @InjectQueue(INFERENCE_QUEUE)
     private readonly queue: Queue<InferenceJobData, InferenceJobResult>,
     private readonly events: JobEventsService,
-    private readonly limits: LimitsService,
+    private readonly dispatch: DispatchService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -63,7 +62,20 @@ export class JobsService {
   async get(tenantId: string, jobId: string): Promise<JobSnapshot> {
     const found = await this.load(jobId);
     if (!found || found.job.data.tenantId !== tenantId) throw jobNotFound(jobId);
-    return found.snapshot;
+    return this.withQueuePosition(found);
+  }
+
+  /** A parked job waiting for a slot gets its place in its tenant's line. */
+  private async withQueuePosition(found: {
+    job: InferenceJob;
+    snapshot: JobSnapshot;
+  }): Promise<JobSnapshot> {
+    const { job, snapshot } = found;
+    if (snapshot.view.status !== 'queued') return snapshot;
+    const position = await this.dispatch
+      .queuePosition(job.data.tenantId, job.data.lane ?? 'interactive', job.id!)
+      .catch(() => null);
+    return { ...snapshot, view: { ...snapshot.view, queue_position: position } };
   }
 
   /**
@@ -81,13 +93,16 @@ export class JobsService {
     const settled = this.settle(jobId);
     await this.events.requestCancel(jobId);
     const state = await job.getState();
-    if (state === 'delayed') await job.promote().catch(() => undefined);
+    if (state === 'delayed') {
+      // Out of its tenant's line at once; a worker ends it cancelled without a backend call.
+      await this.dispatch.forget(jobId);
+      await job.promote().catch(() => undefined);
+    }
     if (state === 'active') await settled.wait;
     settled.cancel();
     const after = await this.load(jobId);
     if (!after) throw jobNotFound(jobId);
     if (after.snapshot.view.status !== 'cancelled') throw notCancellable(after.snapshot);
-    await this.limits.release(tenantId, jobId);
     return after.snapshot;
   }
 
@@ -104,7 +119,9 @@ export class JobsService {
       const page = await this.queue.getFailed(offset, offset + pageSize - 1);
       if (page.length === 0) return { items, nextCursor: null };
       for (const [index, job] of page.entries()) {
-        if (!job || job.failedReason === CANCELLED_REASON) continue;
+        if (!job) continue;
+        const status = toJobSnapshot(job, 'failed').view.status;
+        if (status !== 'dead') continue;
         if (query.tenantId && job.data.tenantId !== query.tenantId) continue;
         if (query.model && job.data.model !== query.model) continue;
         const snapshot = toJobSnapshot(job, 'failed');
@@ -132,8 +149,7 @@ export class JobsService {
       );
     }
     await found.job.updateProgress({});
-    // A requeued job is open again and counts toward its tenant's concurrency.
-    await this.limits.forceTakeJobSlot(found.job.data.tenantId, jobId);
+    // Runnable again: the worker that picks it finds no lease and puts it in its tenant's line.
     await found.job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return (await this.load(jobId))!.snapshot;
   }
@@ -160,10 +176,12 @@ export class JobsService {
       'completed',
       'failed',
     );
+    const retrying = await this.dispatch.retryingCount();
     return {
-      queued: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      // Parked jobs are delayed in BullMQ's terms: waiting for a slot or for their retry time.
+      queued: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0) - retrying,
       processing: counts.active ?? 0,
-      retrying: counts.delayed ?? 0,
+      retrying,
       complete: counts.completed ?? 0,
       dead: counts.failed ?? 0,
     };

@@ -13,6 +13,8 @@ const RETRYABLE_CLIENT_STATUSES = new Set([408, 409, 425, 429]);
 
 /** Whether a failure of this kind may succeed if tried again. */
 export function isRetryable(failure: UpstreamFailure): boolean {
+  // An answer over MAX_RESULT_BYTES would be just as large next time.
+  if (failure.kind === 'too_large') return false;
   if (failure.kind !== 'http') return true;
   return failure.status >= 500 || RETRYABLE_CLIENT_STATUSES.has(failure.status);
 }

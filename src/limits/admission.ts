@@ -1,21 +1,60 @@
 import type { FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import type { SlotKind } from './limits-store.js';
 
 /**
- * A request admitted by the rate-limit interceptor. Its id becomes the job's (or stream's) id.
- * Once a job is queued or a stream has started, that owner frees the slot, so the interceptor
- * no longer rolls it back on error.
+ * A request admitted by the rate-limit interceptor; its id becomes the job's (or stream's) id.
+ * Until `settle()` the interceptor owns it and rolls it back if the handler fails; from then on
+ * the job (its dispatcher lease) or the stream owns it and frees it.
  */
-export interface Admission {
-  readonly id: string;
-  readonly kind: SlotKind;
-  handedOver: boolean;
+export class Admission {
+  private settled = false;
+
+  constructor(
+    readonly id: string,
+    readonly kind: SlotKind,
+  ) {}
+
+  /** The job or stream now exists and answers for the admission. */
+  settle(): void {
+    this.settled = true;
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
+  }
 }
 
-type AdmittedRequest = FastifyRequest & { admission?: Admission };
+type AdmittedRequest = FastifyRequest & {
+  admission?: Admission;
+  admissionId?: string;
+  replayOf?: string;
+};
+
+/** The id this request's job or stream gets if admitted; the same for every caller. */
+export function admissionIdOf(request: FastifyRequest): string {
+  const admitted = request as AdmittedRequest;
+  admitted.admissionId ??= randomUUID();
+  return admitted.admissionId;
+}
+
+/** Marks the request as a replay of an earlier one's job (`Idempotency-Key`): it admits nothing. */
+export function setReplayOf(request: FastifyRequest, jobId: string): void {
+  (request as AdmittedRequest).replayOf = jobId;
+}
+
+/** The job an idempotent replay answers with, or undefined for a new request. */
+export function getReplayOf(request: FastifyRequest): string | undefined {
+  return (request as AdmittedRequest).replayOf;
+}
 
 export function setAdmission(request: FastifyRequest, admission: Admission): void {
   (request as AdmittedRequest).admission = admission;
+}
+
+/** The admission of this request, if it has one yet. */
+export function findAdmission(request: FastifyRequest): Admission | undefined {
+  return (request as AdmittedRequest).admission;
 }
 
 /** The admission of this request; the interceptor guarantees one on the routes it guards. */

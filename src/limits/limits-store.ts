@@ -3,13 +3,15 @@ export interface LimitSettings {
   rpm: number;
   tokensPerDay: number;
   maxConcurrent: number;
+  maxQueued: number;
+  weight: number;
 }
 
 export type SlotKind = 'job' | 'stream';
 
 export interface AdmissionRequest {
   tenantId: string;
-  /** Job id or stream id: names the request in the window and the concurrency slot. */
+  /** Job id or stream id: names the request in the window and in the dispatcher. */
   admissionId: string;
   kind: SlotKind;
   limits: LimitSettings;
@@ -22,42 +24,36 @@ export interface LimitCounters {
   /** Milliseconds until the oldest request in the window leaves it. */
   windowResetMs: number;
   tokensToday: number;
+  /** Jobs at a backend plus open streams. */
   openSlots: number;
+  /** Accepted jobs waiting for a slot or for their next retry. */
+  queuedJobs: number;
 }
 
-export type AdmissionRefusal = 'rate_limit' | 'daily_tokens' | 'concurrency';
+export type AdmissionRefusal = 'rate_limit' | 'daily_tokens' | 'queue_full' | 'concurrency';
 
 export type AdmissionResult =
   | { admitted: true; counters: LimitCounters }
   | { admitted: false; refusal: AdmissionRefusal; counters: LimitCounters };
 
-export interface OpenJobSlot {
-  tenantId: string;
-  jobId: string;
-}
-
-/** How long a stream's slot lives without a heartbeat (a crashed instance's streams expire). */
+/** How long a stream's lease lives without a heartbeat (a crashed instance's streams expire). */
 export const STREAM_SLOT_TTL_MS = 60_000;
 export const WINDOW_MS = 60_000;
 
 /**
- * Atomic per-tenant counters shared by every instance: a sliding 60 s window of accepted
- * requests, open concurrency slots and tokens per UTC day. Redis or PostgreSQL.
+ * Atomic per-tenant admission shared by every instance: a sliding 60 s window of accepted
+ * requests, tokens per UTC day, and the dispatcher's queued jobs (for jobs) or open slots (for
+ * streams, which never wait). Redis or PostgreSQL, beside the dispatcher's own state.
  */
 export interface LimitsStore {
-  /** Checks all three limits and, only if all pass, records the request and takes a slot. */
+  /**
+   * Checks the limits and, only if all pass, records the request: a job becomes pending in the
+   * dispatcher, a stream takes a lease (its tenant slot).
+   */
   admit(request: AdmissionRequest): Promise<AdmissionResult>;
-  /** Undoes an admission whose request then failed: it leaves the window and frees its slot. */
+  /** Undoes an admission whose request then failed before its job or stream existed. */
   rollback(tenantId: string, admissionId: string): Promise<void>;
-  /** Frees a slot; idempotent. Adds `tokens` to today's usage. */
-  release(tenantId: string, slotId: string, tokens: number): Promise<void>;
-  /** Takes a job slot without checking limits (an admin requeue). */
-  forceTakeJobSlot(tenantId: string, jobId: string): Promise<void>;
-  /** Keeps an open stream's slot alive. */
-  refreshStreamSlot(tenantId: string, streamId: string): Promise<void>;
   counters(tenantId: string): Promise<LimitCounters>;
-  /** Job slots taken more than `olderThanMs` ago, for reconciliation against the queue. */
-  listJobSlots(olderThanMs: number): Promise<OpenJobSlot[]>;
   close(): Promise<void>;
 }
 

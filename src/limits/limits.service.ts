@@ -7,15 +7,18 @@ import type { TenantUsageReader } from '../tenants/tenant-usage.js';
 import {
   msUntilUtcMidnight,
   type AdmissionRefusal,
+  type LimitCounters,
   type LimitsStore,
-  type OpenJobSlot,
   type SlotKind,
 } from './limits-store.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 export const LIMITS_STORE = Symbol('LIMITS_STORE');
 
-/** Enforces each tenant's rpm, tokens per day and concurrency, exactly across all instances. */
+/**
+ * Admits requests against each tenant's rpm, tokens per day, queued jobs (jobs) and free slots
+ * (streams), exactly across all instances. Running jobs' slots belong to the dispatcher.
+ */
 @Injectable()
 export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
   private readonly logger = new Logger(LimitsService.name);
@@ -27,8 +30,8 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
   }
 
   /**
-   * Admits a request (one slot, one place in the window) or throws the contract's 429.
-   * Returns the `x-ratelimit-*` headers for the answer.
+   * Admits a request or throws the contract's 429. Returns the `x-ratelimit-*` headers for the
+   * answer.
    */
   async admit(
     tenant: TenantPrincipal,
@@ -40,7 +43,7 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
     );
     const headers = rateLimitHeaders(tenant.limits, result.counters);
     if (result.admitted) return headers;
-    throw refusalError(result.refusal, tenant, result.counters.windowResetMs, headers);
+    throw refusalError(result.refusal, tenant, result.counters, headers);
   }
 
   /** Undoes an admission whose request failed before a job or stream took it over. */
@@ -50,32 +53,13 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
     });
   }
 
-  /** Frees a job's or stream's slot and charges its tokens. Idempotent; never throws. */
-  async release(tenantId: string, slotId: string, tokens = 0): Promise<void> {
-    await this.store.release(tenantId, slotId, tokens).catch((error: Error) => {
-      // The slot reconciler frees it later; the job itself is unaffected.
-      this.logger.warn(`could not release slot ${slotId}: ${error.message}`);
-    });
-  }
-
-  forceTakeJobSlot(tenantId: string, jobId: string): Promise<void> {
-    return this.guard(() => this.store.forceTakeJobSlot(tenantId, jobId));
-  }
-
-  async refreshStreamSlot(tenantId: string, streamId: string): Promise<void> {
-    await this.store.refreshStreamSlot(tenantId, streamId).catch(() => undefined);
-  }
-
-  listJobSlots(olderThanMs: number): Promise<OpenJobSlot[]> {
-    return this.store.listJobSlots(olderThanMs);
-  }
-
   async usage(tenantId: string): Promise<TenantUsageDto> {
     const counters = await this.guard(() => this.store.counters(tenantId));
     return {
       requests_this_minute: counters.requestsInWindow,
       tokens_today: counters.tokensToday,
       open_jobs: counters.openSlots,
+      queued_jobs: counters.queuedJobs,
     };
   }
 
@@ -87,10 +71,7 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
       throw new AppError(
         ErrorCode.ServiceUnavailable,
         'Limit counters are unreachable; try again shortly',
-        {
-          retryAfterS: 1,
-          cause: error,
-        },
+        { retryAfterS: 1, cause: error },
       );
     }
   }
@@ -99,7 +80,7 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
 function refusalError(
   refusal: AdmissionRefusal,
   tenant: TenantPrincipal,
-  windowResetMs: number,
+  counters: LimitCounters,
   headers: Record<string, string>,
 ): AppError {
   switch (refusal) {
@@ -107,7 +88,7 @@ function refusalError(
       return new AppError(
         ErrorCode.RateLimitExceeded,
         `Rate limit reached for tenant ${tenant.tenantName}: ${tenant.limits.rpm} requests per minute`,
-        { retryAfterS: windowResetMs / 1000, headers },
+        { retryAfterS: counters.windowResetMs / 1000, headers },
       );
     case 'daily_tokens':
       return new AppError(
@@ -115,10 +96,16 @@ function refusalError(
         `Tenant ${tenant.tenantName} has used its ${tenant.limits.tokensPerDay} tokens for today (UTC)`,
         { retryAfterS: msUntilUtcMidnight(Date.now()) / 1000, headers },
       );
+    case 'queue_full':
+      return new AppError(
+        ErrorCode.QueueFull,
+        `Tenant ${tenant.tenantName} already has ${counters.queuedJobs} of ${tenant.limits.maxQueued} jobs queued`,
+        { retryAfterS: 1, headers },
+      );
     case 'concurrency':
       return new AppError(
         ErrorCode.ConcurrencyLimitExceeded,
-        `Tenant ${tenant.tenantName} already has ${tenant.limits.maxConcurrent} jobs open`,
+        `Tenant ${tenant.tenantName} already has ${tenant.limits.maxConcurrent} jobs or streams at a backend`,
         { retryAfterS: 1, headers },
       );
   }

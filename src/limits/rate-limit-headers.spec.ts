@@ -17,8 +17,14 @@ describe('rateLimitHeaders', () => {
   it('reports limits, what remains and when it resets', () => {
     const noon = Date.UTC(2026, 10, 25, 12, 0, 0);
     const headers = rateLimitHeaders(
-      { rpm: 20, tokensPerDay: 1000, maxConcurrent: 2 },
-      { requestsInWindow: 5, windowResetMs: 30_000, tokensToday: 1200, openSlots: 1 },
+      { rpm: 20, tokensPerDay: 1000, maxConcurrent: 2, maxQueued: 10, weight: 1 },
+      {
+        requestsInWindow: 5,
+        windowResetMs: 30_000,
+        tokensToday: 1200,
+        openSlots: 1,
+        queuedJobs: 0,
+      },
       noon,
     );
     expect(headers).toEqual({

@@ -5,11 +5,10 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import { catchError, from, switchMap, type Observable } from 'rxjs';
 import type { TenantPrincipal } from '../auth/tenant-principal.js';
 import { AppError } from '../common/app-error.js';
-import { setAdmission, type Admission } from './admission.js';
+import { Admission, admissionIdOf, getReplayOf, setAdmission } from './admission.js';
 import { LimitsService } from './limits.service.js';
 
 /**
@@ -26,11 +25,12 @@ export class RateLimitInterceptor implements NestInterceptor {
     const reply = http.getResponse<FastifyReply>();
     const tenant = request.user;
     const body = request.body as { stream?: unknown } | undefined;
-    const admission: Admission = {
-      id: randomUUID(),
-      kind: body?.stream === true ? 'stream' : 'job',
-      handedOver: false,
-    };
+    // An idempotent replay creates nothing, so it is charged against no limit.
+    if (getReplayOf(request) !== undefined) return next.handle();
+    const admission = new Admission(
+      admissionIdOf(request),
+      body?.stream === true ? 'stream' : 'job',
+    );
     return from(this.limits.admit(tenant, admission.id, admission.kind)).pipe(
       catchError((error: unknown) => {
         if (error instanceof AppError)
@@ -42,7 +42,7 @@ export class RateLimitInterceptor implements NestInterceptor {
         setAdmission(request, admission);
         return next.handle().pipe(
           catchError(async (error: unknown) => {
-            if (!admission.handedOver) await this.limits.rollback(tenant.tenantId, admission.id);
+            if (!admission.isSettled) await this.limits.rollback(tenant.tenantId, admission.id);
             throw error;
           }),
         );

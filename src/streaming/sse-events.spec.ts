@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventData, sseEvents, usageOf } from './sse-events.js';
+import { eventData, SseEventTooLargeError, sseEvents, usageOf } from './sse-events.js';
 
 async function collect(chunks: string[]): Promise<string[]> {
   const events: string[] = [];
@@ -16,6 +16,32 @@ describe('sseEvents', () => {
   });
   it('accepts CRLF line endings and a final event without a blank line', async () => {
     expect(await collect(['data: 1\r\n\r\ndata: 2'])).toEqual(['data: 1', 'data: 2']);
+  });
+  it('joins a CRLF split between chunks, and bare CRs', async () => {
+    expect(await collect(['data: 1\r', '\n\r', '\ndata: 2\r\r', 'data: 3'])).toEqual([
+      'data: 1',
+      'data: 2',
+      'data: 3',
+    ]);
+  });
+  it('reliability 8: refuses an endless event instead of holding it', async () => {
+    function* endless(): Generator<Buffer> {
+      const piece = Buffer.from(`data: ${'x'.repeat(65_530)}\n`);
+      for (;;) yield piece;
+    }
+    const events: string[] = [];
+    await expect(async () => {
+      for await (const event of sseEvents(endless(), 1_000_000)) events.push(event);
+    }).rejects.toThrow(SseEventTooLargeError);
+    expect(events).toEqual([]);
+  });
+  it('passes events right up to the cap', async () => {
+    const event = `data: ${'y'.repeat(994)}`;
+    const events: string[] = [];
+    for await (const found of sseEvents([`${event}\n\n`, `${event}\n\n`], 1_000)) {
+      events.push(found);
+    }
+    expect(events).toEqual([event, event]);
   });
 });
 

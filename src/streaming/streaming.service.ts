@@ -6,9 +6,9 @@ import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { DispatchService } from '../dispatch/dispatch.service.js';
 import type { Admission } from '../limits/admission.js';
-import { STREAM_SLOT_TTL_MS } from '../limits/limits-store.js';
-import { LimitsService } from '../limits/limits.service.js';
+import { ChatCompletionsClient } from '../upstream/chat-completions.client.js';
 import { readUpstreamErrorMessage } from '../upstream/capped-body.js';
 import {
   describeFailure,
@@ -32,8 +32,10 @@ export interface StreamRequest {
 }
 
 /**
- * `"stream": true`: straight to one backend node, never queued, never retried. Each event is
- * written to the client the moment it arrives; a client that leaves aborts the backend call.
+ * `"stream": true`: straight to one backend node, never queued, never retried. The stream holds
+ * a tenant slot from admission and takes a node place ahead of queued jobs; each event is
+ * written to the client as it arrives, reading from the backend only as fast as the client
+ * takes it; a client that leaves aborts the backend call.
  */
 @Injectable()
 export class StreamingService implements OnModuleDestroy {
@@ -42,7 +44,8 @@ export class StreamingService implements OnModuleDestroy {
 
   constructor(
     private readonly registry: UpstreamRegistry,
-    private readonly limits: LimitsService,
+    private readonly client: ChatCompletionsClient,
+    private readonly dispatch: DispatchService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -52,15 +55,11 @@ export class StreamingService implements OnModuleDestroy {
 
   async proxy(stream: StreamRequest): Promise<void> {
     const { reply, tenant, admission } = stream;
-    // From here this stream frees its own slot, whatever happens.
-    admission.handedOver = true;
+    // From here this stream frees its own lease (slot and place), whatever happens.
+    admission.settle();
     const clientGone = new AbortController();
     const onClose = (): void => clientGone.abort(new Error('client disconnected'));
     reply.raw.on('close', onClose);
-    const heartbeat = setInterval(
-      () => void this.limits.refreshStreamSlot(tenant.tenantId, admission.id),
-      STREAM_SLOT_TTL_MS / 3,
-    );
     let totalTokens = 0;
     try {
       const cancelled = AbortSignal.any([clientGone.signal, this.stopping.signal]);
@@ -87,7 +86,8 @@ export class StreamingService implements OnModuleDestroy {
           if (usage) totalTokens = usage.totalTokens;
           // Usage is always requested upstream; its chunk reaches only clients who asked for it.
           if (usage?.usageOnly && !stream.includeUsage) continue;
-          reply.raw.write(`${event}\n\n`);
+          // Backpressure: a slow client pauses the backend read instead of filling memory.
+          if (!reply.raw.write(`${event}\n\n`)) await drained(reply.raw, cancelled);
         }
       } catch (error) {
         if (!clientGone.signal.aborted) {
@@ -102,60 +102,50 @@ export class StreamingService implements OnModuleDestroy {
       }
       reply.raw.end();
     } finally {
-      clearInterval(heartbeat);
       reply.raw.off('close', onClose);
-      await this.limits.release(tenant.tenantId, admission.id, totalTokens);
+      await this.dispatch.releaseStream(tenant.tenantId, admission.id, totalTokens);
     }
   }
 
   /**
-   * Opens the upstream stream on the route's nodes as the queue's client does: a connection
-   * failure (no response) fails over to the next node; any other failure is the answer.
+   * Opens the upstream stream at a node place, with the queue client's failover: a connection
+   * failure (no response) moves to another node with room; any other failure is the answer.
    */
   private async open(
     stream: StreamRequest,
-    clientGone: AbortSignal,
+    cancelled: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const route = this.registry.route(stream.model);
-    if (route.nodes.length === 0) {
-      throw streamError({
-        kind: 'no_upstream',
-        message: route.unavailableReason ?? `no node serves model ${stream.model}`,
-      });
-    }
+    const placement = await this.dispatch.placeStream(stream.admission.id, route.nodes, cancelled);
     const streamOptions = stream.body.stream_options;
-    const body = JSON.stringify({
-      ...stream.body,
-      model: route.upstreamModel,
-      stream_options: {
-        ...(typeof streamOptions === 'object' ? streamOptions : {}),
-        include_usage: true,
-      },
-    });
-    let lastFailure: UpstreamFailure | undefined;
-    for (const [index, node] of route.nodes.entries()) {
-      // A node found down by a concurrent call since the route was drawn is skipped.
-      if (index > 0 && !node.isEligible(route.upstreamModel)) continue;
-      try {
-        return await this.request(node, body, clientGone);
-      } catch (error) {
-        if (clientGone.aborted || !(error instanceof UpstreamFailureError)) throw error;
-        lastFailure = error.failure;
-        if (lastFailure.kind !== 'connection') break;
-      }
+    try {
+      return await this.client.withFailover(stream.model, placement, (node, upstreamModel) =>
+        this.request(
+          node,
+          JSON.stringify({
+            ...stream.body,
+            model: upstreamModel,
+            stream_options: {
+              ...(typeof streamOptions === 'object' ? streamOptions : {}),
+              include_usage: true,
+            },
+          }),
+          cancelled,
+        ),
+      );
+    } catch (error) {
+      if (cancelled.aborted || !(error instanceof UpstreamFailureError)) throw error;
+      throw streamError(error.failure);
     }
-    throw streamError(lastFailure!);
   }
 
   /** One node; throws `UpstreamFailureError`, or the abort error once the client is gone. */
   private async request(
     node: UpstreamNode,
     body: string,
-    clientGone: AbortSignal,
+    cancelled: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const timeoutMs = this.config.upstream.timeoutMs;
-    // Feeds the node's health: connection failures and errors count against it, as in the queue.
-    const call = this.registry.startCall(node);
     let response: Dispatcher.ResponseData;
     try {
       response = await node.pool.request({
@@ -163,36 +153,40 @@ export class StreamingService implements OnModuleDestroy {
         path: node.path('/chat/completions'),
         headers: node.headers({ 'content-type': 'application/json', accept: 'text/event-stream' }),
         body,
-        signal: clientGone,
+        signal: cancelled,
         // Until the first byte, and then between two chunks.
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
     } catch (error) {
-      if (clientGone.aborted) {
-        call.abandon();
-        throw error;
-      }
-      const failure: UpstreamFailure =
+      if (cancelled.aborted) throw error;
+      throw new UpstreamFailureError(
         (error as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT'
           ? { kind: 'timeout', node: node.url, message: `sent nothing within ${timeoutMs} ms` }
-          : { kind: 'connection', node: node.url, message: describeNetworkError(error) };
-      call.fail(failure);
-      throw new UpstreamFailureError(failure);
+          : { kind: 'connection', node: node.url, message: describeNetworkError(error) },
+      );
     }
-    if (response.statusCode >= 200 && response.statusCode < 300) {
-      call.succeed();
-      return response;
-    }
-    const failure: UpstreamFailure = {
+    if (response.statusCode >= 200 && response.statusCode < 300) return response;
+    throw new UpstreamFailureError({
       kind: 'http',
       node: node.url,
       status: response.statusCode,
       message: await readUpstreamErrorMessage(response.body, response.statusCode),
-    };
-    call.fail(failure);
-    throw new UpstreamFailureError(failure);
+    });
   }
+}
+
+/** Resolves when `socket` can take more, or when the stream is abandoned. */
+function drained(socket: NodeJS.WritableStream, cancelled: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      cancelled.removeEventListener('abort', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    cancelled.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** A stream's failure before its first byte, answered in the contract's shape. */

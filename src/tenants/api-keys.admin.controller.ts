@@ -7,6 +7,8 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { CurrentActor } from '../audit/audit-actor.decorator.js';
+import type { AuditActor } from '../audit/audit-action.js';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { ApiKeysService } from './api-keys.service.js';
@@ -39,8 +41,9 @@ export class ApiKeysAdminController {
   async issue(
     @Param('id') tenantId: string,
     @Body(new ZodValidationPipe(ApiKeyCreateSchema)) body: ApiKeyCreateDto,
+    @CurrentActor() by: AuditActor,
   ): Promise<ApiKeyCreatedDto> {
-    const { key, secret } = await this.keys.issue(tenantId, body.name);
+    const { key, secret } = await this.keys.issue(tenantId, body.name, by);
     return { ...toApiKeyResponse(key), key: secret };
   }
 
@@ -57,7 +60,10 @@ export class ApiKeysAdminController {
   @Delete('keys/:id')
   @ApiOkResponse({ schema: openApiSchema(ApiKeyResponseSchema) })
   @ApiOperation({ summary: 'Revoke a key (refused everywhere within 1 s)' })
-  async revoke(@Param('id') id: string): Promise<ApiKeyResponseDto> {
-    return toApiKeyResponse(await this.keys.revoke(id));
+  async revoke(
+    @Param('id') id: string,
+    @CurrentActor() by: AuditActor,
+  ): Promise<ApiKeyResponseDto> {
+    return toApiKeyResponse(await this.keys.revoke(id, by));
   }
 }

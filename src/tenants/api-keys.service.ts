@@ -1,4 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { AuditAction, type AuditActor } from '../audit/audit-action.js';
+import { AuditService } from '../audit/audit.service.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { ApiKey } from './api-key.entity.js';
@@ -20,6 +22,7 @@ export class ApiKeysService implements OnModuleDestroy {
     private readonly keys: ApiKeysRepository,
     private readonly tenants: TenantsService,
     private readonly changes: TenantChangesClient,
+    private readonly audit: AuditService,
   ) {
     this.flushTimer.unref();
   }
@@ -30,15 +33,25 @@ export class ApiKeysService implements OnModuleDestroy {
   }
 
   /** Issues a key; the returned `secret` is the only copy that will ever exist. */
-  async issue(tenantId: string, name: string): Promise<{ key: ApiKey; secret: string }> {
+  async issue(
+    tenantId: string,
+    name: string,
+    by: AuditActor,
+  ): Promise<{ key: ApiKey; secret: string }> {
     const tenant = await this.tenants.resolve(tenantId);
     const secret = generateApiKey();
-    const key = await this.keys.create({
-      tenantId: tenant.id,
-      name,
-      prefix: displayPrefix(secret),
-      keyHash: hashApiKey(secret),
-    });
+    const key = await this.keys.create(
+      { tenantId: tenant.id, name, prefix: displayPrefix(secret), keyHash: hashApiKey(secret) },
+      (manager, created) =>
+        this.audit.record(manager, {
+          by,
+          action: AuditAction.KeyIssued,
+          objectType: 'api_key',
+          objectId: created.id,
+          tenantId: tenant.id,
+          details: { name, prefix: created.prefix },
+        }),
+    );
     return { key, secret };
   }
 
@@ -47,11 +60,27 @@ export class ApiKeysService implements OnModuleDestroy {
     return this.keys.listByTenant(tenantId);
   }
 
-  async revoke(id: string): Promise<ApiKey> {
-    const key = isUuid(id) ? await this.keys.revoke(id) : null;
+  async revoke(id: string, by: AuditActor): Promise<ApiKey> {
+    const key = isUuid(id)
+      ? await this.keys.revoke(id, (manager, revoked) =>
+          this.audit.record(manager, {
+            by,
+            action: AuditAction.KeyRevoked,
+            objectType: 'api_key',
+            objectId: revoked.id,
+            tenantId: revoked.tenantId,
+            details: { name: revoked.name, prefix: revoked.prefix },
+          }),
+        )
+      : null;
     if (!key) throw new AppError(ErrorCode.NotFound, `Key ${id} not found`);
     await this.changes.publish({ kind: 'key', keyId: id });
     return key;
+  }
+
+  /** Hashes of every unrevoked key, for callers that refuse unknown keys without a query. */
+  listActiveHashes(): Promise<string[]> {
+    return this.keys.listActiveHashes();
   }
 
   /** Looks a presented key up by its hash (one query; callers cache the answer). */

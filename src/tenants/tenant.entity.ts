@@ -31,6 +31,13 @@ export class Tenant {
   @Column({ name: 'max_concurrent', type: 'integer' })
   maxConcurrent!: number;
 
+  @Column({ name: 'max_queued', type: 'integer' })
+  maxQueued!: number;
+
+  /** Share of the backend pool when it is the bottleneck (weighted round-robin). */
+  @Column({ type: 'integer' })
+  weight!: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

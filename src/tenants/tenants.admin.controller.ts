@@ -17,6 +17,8 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { CurrentActor } from '../audit/audit-actor.decorator.js';
+import type { AuditActor } from '../audit/audit-action.js';
 import { AdminAccess } from '../auth/access.decorator.js';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import {
@@ -57,8 +59,9 @@ export class TenantsAdminController {
   })
   async create(
     @Body(new ZodValidationPipe(TenantCreateSchema)) body: TenantCreateDto,
+    @CurrentActor() by: AuditActor,
   ): Promise<TenantResponseDto> {
-    return toTenantResponse(await this.tenants.create(body));
+    return toTenantResponse(await this.tenants.create(body, by));
   }
 
   @Get()
@@ -94,8 +97,9 @@ export class TenantsAdminController {
   async update(
     @Param('id') id: string,
     @Body(new ZodValidationPipe(TenantUpdateSchema)) body: TenantUpdateDto,
+    @CurrentActor() by: AuditActor,
   ): Promise<TenantResponseDto> {
-    return toTenantResponse(await this.tenants.update(id, body));
+    return toTenantResponse(await this.tenants.update(id, body, by));
   }
 
   private async withUsage(tenant: Tenant): Promise<TenantResponseDto> {

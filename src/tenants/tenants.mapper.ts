@@ -14,7 +14,9 @@ export function toTenantResponse(tenant: Tenant): TenantResponseDto {
       rpm: tenant.rpm,
       tokens_per_day: tenant.tokensPerDay,
       max_concurrent: tenant.maxConcurrent,
+      max_queued: tenant.maxQueued,
     },
+    weight: tenant.weight,
     created_at: unixSeconds(tenant.createdAt),
   };
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module.js';
 import { ApiKey } from './api-key.entity.js';
 import { ApiKeysAdminController } from './api-keys.admin.controller.js';
 import { ApiKeysRepository } from './api-keys.repository.js';
@@ -11,7 +12,7 @@ import { TenantsRepository } from './tenants.repository.js';
 import { TenantsService } from './tenants.service.js';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Tenant, ApiKey])],
+  imports: [TypeOrmModule.forFeature([Tenant, ApiKey]), AuditModule],
   controllers: [TenantsAdminController, ApiKeysAdminController],
   providers: [
     TenantsRepository,

@@ -1,3 +1,32 @@
+/** A backend answer was larger than infq keeps (`MAX_RESULT_BYTES`). */
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+  constructor(readonly maxBytes: number) {
+    super(`answer larger than ${maxBytes} bytes`);
+  }
+}
+
+/**
+ * Reads a whole response body as UTF-8, holding at most `maxBytes`: past that, the stream is
+ * destroyed (the connection goes, the rest is never read) and `BodyTooLargeError` is thrown.
+ */
+export async function readCappedText(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  maxBytes: number,
+): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new BodyTooLargeError(maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 /** Reads at most `limit` bytes of a response body as UTF-8, dropping the rest of the stream. */
 export async function readCapped(
   body: AsyncIterable<Buffer> & { destroy(): void },

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { readUpstreamErrorMessage } from './capped-body.js';
+import { BodyTooLargeError, readCappedText, readUpstreamErrorMessage } from './capped-body.js';
 import {
   describeNetworkError,
   parseRetryAfter,
@@ -19,6 +19,15 @@ export interface ChatCompletionAnswer {
   totalTokens: number;
 }
 
+/**
+ * Which node an attempt or stream uses. The dispatcher placed it on `nodeId` ('' when none);
+ * after a connection failure, `moveTo` asks for a place at the first of `candidates` with room.
+ */
+export interface NodePlacement {
+  readonly nodeId: string;
+  moveTo(candidates: readonly UpstreamNode[]): Promise<string | null>;
+}
+
 /** Calls `POST /chat/completions` on a backend, failing over between nodes on connection errors. */
 @Injectable()
 export class ChatCompletionsClient {
@@ -28,18 +37,35 @@ export class ChatCompletionsClient {
   ) {}
 
   /**
-   * One attempt. The healthy nodes serving the model are tried in stake order; only a connection
-   * failure (no response) moves on to the next. Each call's outcome feeds the node's health.
-   * Throws `UpstreamFailureError` (`no_upstream` when no node is eligible), or the signal's
-   * reason when `signal` aborts.
+   * One attempt on the node the dispatcher placed it on. Only a connection failure (no response)
+   * moves on, to another healthy node serving the model that has room. Throws
+   * `UpstreamFailureError` (`no_upstream` when no node is eligible), or the signal's reason when
+   * `signal` aborts.
    */
-  async complete(
+  complete(
     requestBody: string,
     model: string,
     signal: AbortSignal,
+    placement: NodePlacement,
     /** Sent as `X-Request-Id`, so a backend's logs can be matched to the job. */
     requestId?: string,
   ): Promise<ChatCompletionAnswer> {
+    return this.withFailover(model, placement, async (node, upstreamModel) => {
+      const body = upstreamModel === model ? requestBody : replaceModel(requestBody, upstreamModel);
+      return this.post(node, body, signal, requestId);
+    });
+  }
+
+  /**
+   * The one failover loop, for queued attempts and streams alike: `call` runs on the placed node,
+   * and on another with room after a connection failure. Each call's outcome feeds the node's
+   * health; `call` throws `UpstreamFailureError` for failures, anything else for an abort.
+   */
+  async withFailover<T>(
+    model: string,
+    placement: NodePlacement,
+    call: (node: UpstreamNode, upstreamModel: string) => Promise<T>,
+  ): Promise<T> {
     const route = this.registry.route(model);
     if (route.nodes.length === 0) {
       throw new UpstreamFailureError({
@@ -47,28 +73,38 @@ export class ChatCompletionsClient {
         message: route.unavailableReason ?? `no node serves model ${model}`,
       });
     }
-    const body =
-      route.upstreamModel === model ? requestBody : replaceModel(requestBody, route.upstreamModel);
-    let lastFailure: UpstreamFailure | undefined;
-    for (const [index, node] of route.nodes.entries()) {
-      // A node found down by a concurrent call since the route was drawn is skipped.
-      if (index > 0 && !node.isEligible(route.upstreamModel)) continue;
-      const call = this.registry.startCall(node);
+    const tried = new Set<string>();
+    let nodeId: string | null = route.nodes.some((node) => node.id === placement.nodeId)
+      ? placement.nodeId
+      : await placement.moveTo(route.nodes);
+    let lastFailure: UpstreamFailure = {
+      kind: 'no_upstream',
+      message: `every node serving model ${model} is busy`,
+    };
+    while (nodeId) {
+      const node = route.nodes.find((candidate) => candidate.id === nodeId)!;
+      tried.add(node.id);
+      const outcome = this.registry.startCall(node);
       try {
-        const answer = await this.post(node, body, signal, requestId);
-        call.succeed();
+        const answer = await call(node, route.upstreamModel);
+        outcome.succeed();
         return answer;
       } catch (error) {
         if (!(error instanceof UpstreamFailureError)) {
-          call.abandon();
+          outcome.abandon();
           throw error;
         }
-        call.fail(error.failure);
+        outcome.fail(error.failure);
         lastFailure = error.failure;
         if (lastFailure.kind !== 'connection') break;
       }
+      // A node found down by a concurrent call since the route was drawn is skipped.
+      const rest = route.nodes.filter(
+        (node) => !tried.has(node.id) && node.isEligible(route.upstreamModel),
+      );
+      nodeId = rest.length > 0 ? await placement.moveTo(rest) : null;
     }
-    throw new UpstreamFailureError(lastFailure!);
+    throw new UpstreamFailureError(lastFailure);
   }
 
   private async post(
@@ -100,7 +136,17 @@ export class ChatCompletionsClient {
           retryAfterMs: parseRetryAfter(response.headers['retry-after']),
         });
       }
-      const text = await response.body.text();
+      let text: string;
+      try {
+        text = await readCappedText(response.body, this.config.upstream.maxResultBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        throw new UpstreamFailureError({
+          kind: 'too_large',
+          node: node.url,
+          message: `the answer exceeds MAX_RESULT_BYTES (${error.maxBytes} bytes)`,
+        });
+      }
       return { node: node.url, body: text, totalTokens: validateCompletion(text, node.url) };
     } catch (error) {
       if (error instanceof UpstreamFailureError) throw error;

@@ -19,10 +19,15 @@ afterEach(async () => {
 function setup(bus: NodeState[], pistachio?: NodeState) {
   const config = {
     upstream: {
-      busNodes: bus.map((_, index) => ({ url: `http://10.0.0.${index + 1}:8000/v1`, stake: 1 })),
+      busNodes: bus.map((_, index) => ({
+        url: `http://10.0.0.${index + 1}:8000/v1`,
+        stake: 1,
+        maxInflight: 64,
+      })),
       busApiKey: undefined,
       pistachioUrl: pistachio ? 'http://pistachio:8000/v1' : undefined,
       pistachioApiKey: undefined,
+      pistachioMaxInflight: 64,
       timeoutMs: 1_000,
       probeIntervalMs: 1_000,
     },

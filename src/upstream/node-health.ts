@@ -69,6 +69,7 @@ export class NodeHealth {
   private samples: Sample[] = [];
   private lastProbe: NodeHealthSnapshot['lastProbe'] = null;
   private lastError: NodeHealthSnapshot['lastError'] = null;
+  private readonly callEndListeners: ((outcome: CallOutcome) => void)[] = [];
 
   get isHealthy(): boolean {
     return this.healthy;
@@ -106,12 +107,18 @@ export class NodeHealth {
     return this.countFailure();
   }
 
+  /** Calls `listener` with the outcome of every call that ends (metrics). */
+  onCallEnd(listener: (outcome: CallOutcome) => void): void {
+    this.callEndListeners.push(listener);
+  }
+
   recordCallStart(): void {
     this.inFlight += 1;
   }
 
   recordCallEnd(outcome: CallOutcome, now: number): HealthTransition {
     this.inFlight = Math.max(0, this.inFlight - 1);
+    for (const listener of this.callEndListeners) listener(outcome);
     if (outcome.ok === 'abandoned') return undefined;
     if (outcome.ok) {
       this.addSample({ at: now, ok: true, latencyMs: outcome.latencyMs });

@@ -4,8 +4,22 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { CallOutcome, HealthTransition } from './node-health.js';
 import { stakeWeightedOrder } from './stake-order.js';
-import type { UpstreamFailure } from './upstream-failure.js';
+import { labelUpstreamNodes, type UpstreamFailure } from './upstream-failure.js';
 import { UpstreamNode, type UpstreamProvider } from './upstream-node.js';
+import type { DispatchNode } from '../dispatch/dispatch-store.js';
+
+/** A node as the dispatcher's store sees it. */
+export function toDispatchNode(node: UpstreamNode): DispatchNode {
+  const models = node.health.models;
+  return {
+    id: node.id,
+    provider: node.provider,
+    max: node.maxInflight,
+    stake: node.stake,
+    healthy: node.health.isHealthy,
+    models: models ? [...models] : null,
+  };
+}
 
 export const PISTACHIO_MODEL_PREFIX = 'pistachio/';
 
@@ -44,10 +58,21 @@ export class UpstreamRegistry implements OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const { busNodes, busApiKey, pistachioUrl, pistachioApiKey } = config.upstream;
     this.busNodes = busNodes.map(
-      (node) => new UpstreamNode('bus', node.url, node.stake, busApiKey),
+      (node) => new UpstreamNode('bus', node.url, node.stake, node.maxInflight, busApiKey),
     );
+    // Tenants see these names in job errors, never a node's URL.
+    labelUpstreamNodes([
+      ...busNodes.map((node, index) => ({ url: node.url, label: `bus node ${index + 1}` })),
+      ...(pistachioUrl ? [{ url: pistachioUrl, label: 'pistachio' }] : []),
+    ]);
     this.pistachio = pistachioUrl
-      ? new UpstreamNode('pistachio', pistachioUrl, 1, pistachioApiKey)
+      ? new UpstreamNode(
+          'pistachio',
+          pistachioUrl,
+          1,
+          config.upstream.pistachioMaxInflight,
+          pistachioApiKey,
+        )
       : undefined;
   }
 
@@ -90,6 +115,11 @@ export class UpstreamRegistry implements OnApplicationShutdown {
         ? 'no Inference Bus node is configured'
         : `no healthy Inference Bus node serves model ${model} (${healthy} of ${this.busNodes.length} nodes healthy)`;
     return { provider: 'bus', upstreamModel: model, nodes: [], unavailableReason: reason };
+  }
+
+  /** Every node as the dispatcher sees it (it draws among those with room by stake). */
+  dispatchNodes(): DispatchNode[] {
+    return this.nodes.map(toDispatchNode);
   }
 
   /** Starts counting a call to `node`; its outcome feeds the node's health and figures. */

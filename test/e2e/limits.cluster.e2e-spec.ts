@@ -12,13 +12,14 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
   const cleanups = cleanupsAfterEach();
 
   it(
-    'holds rpm and concurrency exactly for the cluster as a whole',
+    'holds rpm, tenant slots and node capacity exactly for the cluster as a whole',
     { timeout: 120_000 },
     async () => {
       const fake = await FakeBackend.start({ defaultBehaviour: { type: 'ok', delayMs: 100 } });
       cleanups.push(() => fake.close());
       const { env, drop } = await isolatedEnvironment(backend, [fake]);
       cleanups.push(drop);
+      env.BUS_NODES = `${fake.url}=1:3`;
       // Sequential starts: the first applies migrations; both then share every counter.
       const first = await InfqProcess.start(env);
       cleanups.push(() => first.kill('SIGTERM'));
@@ -46,29 +47,44 @@ describe.each(QUEUE_BACKENDS)('limits across two instances (%s backend)', (backe
       expect(statuses.filter((status) => status === 202)).toHaveLength(60);
       expect(statuses.filter((status) => status === 429)).toHaveLength(440);
 
-      // max_concurrent 5: however hard clients push through both instances, the backend never
-      // sees more than 5 of the tenant's jobs at once. The 60 jobs above must have ended first:
-      // `inFlight` alone reads 0 before a slow queue has picked any of them up.
+      // max_concurrent 2: 20 jobs sent to both instances at once are all accepted, and the
+      // backend never sees more than 2 of them at once. The 60 jobs above must have ended first.
       const finishedCalls = (): number => fake.completions().filter((call) => call.finished).length;
       await eventually(() => expect(finishedCalls()).toBe(60), 30_000);
       fake.maxInFlight = 0;
       const { key: concurrencyKey } = await createTenantAt(first.url, {
         rpm: 10_000,
-        max_concurrent: 5,
+        max_concurrent: 2,
       });
-      let accepted = 0;
-      const clients = Array.from({ length: 10 }, async (_, client) => {
-        for (let index = client; accepted < 60; index += 10) {
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, fake.inFlight)), 10);
+      const accepted = await Promise.all(
+        Array.from({ length: 20 }, async (_, index) => {
           const response = await post(concurrencyKey, index);
-          if (response.status === 202) accepted++;
-          else expect(response.status).toBe(429);
-          await response.arrayBuffer();
-        }
+          expect(response.status).toBe(202);
+          return ((await response.json()) as { id: string }).id;
+        }),
+      );
+      await eventually(() => expect(finishedCalls()).toBe(80), 30_000);
+      clearInterval(sampler);
+      expect(accepted).toHaveLength(20);
+      expect(Math.max(peak, fake.maxInFlight)).toBe(2);
+
+      // The node takes at most 3 at once from both instances together (BUS_NODES `=1:3`).
+      fake.maxInFlight = 0;
+      const { key: capacityKey } = await createTenantAt(first.url, {
+        rpm: 10_000,
+        max_concurrent: 100,
       });
-      await Promise.all(clients);
-      await eventually(() => expect(finishedCalls()).toBe(60 + accepted), 30_000);
-      expect(fake.maxInFlight).toBeLessThanOrEqual(5);
-      expect(fake.maxInFlight).toBeGreaterThanOrEqual(3);
+      await Promise.all(
+        Array.from({ length: 30 }, async (_, index) => {
+          const response = await post(capacityKey, index);
+          expect(response.status).toBe(202);
+          await response.arrayBuffer();
+        }),
+      );
+      await eventually(() => expect(finishedCalls()).toBe(110), 30_000);
+      expect(fake.maxInFlight).toBe(3);
     },
   );
 });

@@ -25,7 +25,8 @@ describe.each(QUEUE_BACKENDS)('Inference Bus routing (%s backend)', (backend) =>
       FakeBackend.start({ models: ['x'] }),
     ]);
     infq = await Infq.start(backend, [heavy, light], {
-      BUS_NODES: `${heavy.url}=100,${light.url}=25`,
+      // Room for every job at once: with no node full, only stake decides where a job goes.
+      BUS_NODES: `${heavy.url}=100:1000,${light.url}=25:1000`,
       BUS_API_KEY: 'bus-secret',
       PISTACHIO_URL: pistachio.url,
       PISTACHIO_API_KEY: 'pistachio-secret',

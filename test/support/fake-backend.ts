@@ -12,6 +12,13 @@ export type FakeBehaviour =
   | { type: 'reset' }
   /** Answers these exact bytes (for malformed answers). */
   | { type: 'raw'; status: number; body: string | Buffer; contentType?: string }
+  /**
+   * A 200 of `bytes` bytes (a JSON string padded with spaces, so never allocated whole), written
+   * with backpressure until done or the client goes. `sentBytes` on the record says how far.
+   */
+  | { type: 'huge'; bytes: number }
+  /** A 200 that never ends and never sends a blank line (`data: xxx…` forever), until the client goes. */
+  | { type: 'endless'; contentType?: string }
   /** Streams `tokens` as SSE chunks, `intervalMs` apart; `cutAfter` ends the connection early. */
   | {
       type: 'stream';
@@ -34,6 +41,8 @@ export interface FakeRequest {
   finished: boolean;
   /** What the fake answered, byte for byte (JSON answers only). */
   responseBody?: string;
+  /** Bytes written for a `huge` or `endless` answer. */
+  sentBytes?: number;
 }
 
 /** What the fake backend does with `GET /models` (the health probe). */
@@ -307,6 +316,33 @@ export class FakeBackend extends EventEmitter {
       case 'reset':
         request.socket.destroy();
         return;
+      case 'huge':
+      case 'endless': {
+        response.writeHead(200, {
+          'content-type':
+            behaviour.type === 'endless'
+              ? (behaviour.contentType ?? 'text/event-stream')
+              : 'application/json',
+        });
+        const piece = Buffer.from(
+          behaviour.type === 'endless' ? `data: ${'x'.repeat(65_530)}` : ' '.repeat(65_536),
+        );
+        const total = behaviour.type === 'huge' ? behaviour.bytes : Number.POSITIVE_INFINITY;
+        record.sentBytes = 0;
+        if (behaviour.type === 'huge') {
+          response.write('{"filler":"');
+          record.sentBytes += 11;
+        }
+        while (record.sentBytes < total - 2 && !response.destroyed && !request.socket.destroyed) {
+          const size = Math.min(piece.length, total - 2 - record.sentBytes);
+          record.sentBytes += size;
+          if (!response.write(size === piece.length ? piece : piece.subarray(0, size))) {
+            await Promise.race([once(response, 'drain'), once(response, 'close')]);
+          }
+        }
+        if (!response.destroyed) response.end(behaviour.type === 'huge' ? '"}' : '');
+        return;
+      }
       case 'raw':
         response.writeHead(behaviour.status, {
           'content-type': behaviour.contentType ?? 'application/json',

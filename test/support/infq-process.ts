@@ -24,7 +24,11 @@ export class InfqProcess {
     readonly output: string[],
   ) {}
 
-  static async start(env: Record<string, string>): Promise<InfqProcess> {
+  static async start(
+    env: Record<string, string>,
+    /** How long to wait for `/health`: an embedded PostgreSQL's first start takes a while. */
+    startTimeoutMs = 30_000,
+  ): Promise<InfqProcess> {
     const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
     const child = spawn(process.execPath, [MAIN], {
       env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -40,7 +44,7 @@ export class InfqProcess {
         throw new Error(`infq exited ${child.exitCode}: ${output.join('')}`);
       const response = await fetch(`${url}/health`);
       if (response.status !== 200) throw new Error(`health ${response.status}`);
-    }, 30_000);
+    }, startTimeoutMs);
     return instance;
   }
 

@@ -4,6 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 /** A TCP proxy a test can cut, to make a real service unreachable for one process. */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private server: Server | undefined;
 
   private constructor(
@@ -26,6 +27,24 @@ export class TcpProxy {
     if (server) await new Promise((resolve) => server.close(resolve));
   }
 
+  /**
+   * Silently stops carrying bytes, both ways, on the open connections whose upstream side uses a
+   * local port `matches` accepts (PostgreSQL shows it as `client_port`): no FIN, no RST, as when a
+   * network path dies. The sockets stay open; new connections are carried as before.
+   */
+  blackhole(matches: (upstreamLocalPort: number) => boolean = () => true): number {
+    let count = 0;
+    for (const { client, upstream } of this.pairs) {
+      if (upstream.localPort === undefined || !matches(upstream.localPort)) continue;
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+      count++;
+    }
+    return count;
+  }
+
   async restore(): Promise<void> {
     if (!this.server) await this.listen();
   }
@@ -42,6 +61,9 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());

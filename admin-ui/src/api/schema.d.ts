@@ -4,6 +4,57 @@
  */
 
 export interface paths {
+    "/admin/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log of admin actions, newest first */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Batches, newest first, of one tenant or all */
+        get: operations["listAdminBatches"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/batches/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a tenant's batch */
+        post: operations["cancelAdminBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/dead-letters": {
         parameters: {
             query?: never;
@@ -12,7 +63,41 @@ export interface paths {
             cookie?: never;
         };
         /** Dead jobs, newest first, with request, error and retries */
-        get: operations["JobsAdminController_deadLetters"];
+        get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/deliveries/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a finished delivery again (same event id, fresh retries) */
+        post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/files/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's file (e.g. a batch's output), streamed */
+        get: operations["retrieveAdminFileContent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -32,7 +117,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete a job */
-        delete: operations["JobsAdminController_delete"];
+        delete: operations["deleteJob"];
         options?: never;
         head?: never;
         patch?: never;
@@ -48,7 +133,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Requeue a dead job; its retries start again from 0 */
-        post: operations["JobsAdminController_retry"];
+        post: operations["retryJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -66,7 +151,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke a key (refused everywhere within 1 s) */
-        delete: operations["ApiKeysAdminController_revoke"];
+        delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -80,15 +165,15 @@ export interface paths {
             cookie?: never;
         };
         /** Who is calling, and the CSRF token of the current session */
-        get: operations["AdminSessionController_whoAmI"];
+        get: operations["retrieveAdminSession"];
         put?: never;
         /**
          * Sign in to the dashboard
          * @description Checks the email and password, sets the HttpOnly session cookie and returns the CSRF token to send as X-CSRF-Token on state changes. Wrong credentials: 401.
          */
-        post: operations["AdminSessionController_signIn"];
+        post: operations["createAdminSession"];
         /** Sign out: ends the session everywhere and clears the cookie */
-        delete: operations["AdminSessionController_signOut"];
+        delete: operations["deleteAdminSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -102,7 +187,7 @@ export interface paths {
             cookie?: never;
         };
         /** Queue counts, throughput and per-node health */
-        get: operations["StatsAdminController_get"];
+        get: operations["retrieveStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -119,10 +204,10 @@ export interface paths {
             cookie?: never;
         };
         /** List tenants, each with today's usage */
-        get: operations["TenantsAdminController_list"];
+        get: operations["listTenants"];
         put?: never;
         /** Create a tenant (limits default to DEFAULT_*) */
-        post: operations["TenantsAdminController_create"];
+        post: operations["createTenant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -137,14 +222,14 @@ export interface paths {
             cookie?: never;
         };
         /** One tenant with today's usage: requests this minute, tokens today, open jobs */
-        get: operations["TenantsAdminController_get"];
+        get: operations["retrieveTenant"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Change a tenant's limits or status (applies within 1 s everywhere) */
-        patch: operations["TenantsAdminController_update"];
+        patch: operations["updateTenant"];
         trace?: never;
     };
     "/admin/api/tenants/{id}/keys": {
@@ -155,10 +240,63 @@ export interface paths {
             cookie?: never;
         };
         /** A tenant's keys, without secrets */
-        get: operations["ApiKeysAdminController_list"];
+        get: operations["listApiKeys"];
         put?: never;
         /** Issue a key; the `key` field is shown only in this answer */
-        post: operations["ApiKeysAdminController_issue"];
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/tenants/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's webhook endpoints, without secrets */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /** Add a webhook endpoint; its `secret` is shown only in this answer */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint and its deliveries */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /** Change url, events or enabled; rotate_secret returns the new secret, once */
+        patch: operations["updateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/admin/api/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An endpoint's latest deliveries, newest first (?limit, default 50) */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -173,9 +311,95 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness, queue counts and upstream state; no key needed */
-        get: operations["HealthController_get"];
+        get: operations["retrieveHealth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness probe: 200 while the process runs; checks no dependency */
+        get: operations["checkLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness probe: 200 when the database, the queue store and the HTTP server can serve */
+        get: operations["checkReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's batches, newest first (cursor pagination with `after`) */
+        get: operations["listBatches"];
+        put?: never;
+        /** Create a batch from an uploaded JSONL file */
+        post: operations["createBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One batch, with its status and request counts */
+        get: operations["retrieveBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a batch: lines not yet started never run */
+        post: operations["cancelBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -195,7 +419,60 @@ export interface paths {
          * An OpenAI chat completion: queued (202), waited for (200), or streamed (SSE)
          * @description Queued by default: 202 with the job id and `Location`; poll it. `Prefer: wait[=N]`, and requests from OpenAI SDKs, hold the answer until the job ends. `"stream": true` streams from one backend without queueing. Every answer carries `x-ratelimit-*` headers.
          */
-        post: operations["ChatCompletionsController_create"];
+        post: operations["createChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's files, newest first (cursor pagination with `after`) */
+        get: operations["listFiles"];
+        put?: never;
+        /** Upload a JSONL batch input file (multipart, purpose=batch) */
+        post: operations["createFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One file */
+        get: operations["retrieveFile"];
+        put?: never;
+        post?: never;
+        /** Delete a file */
+        delete: operations["deleteFile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/files/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The file's bytes, streamed */
+        get: operations["retrieveFileContent"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -213,7 +490,7 @@ export interface paths {
          * Models served by at least one healthy Inference Bus node
          * @description From a cache refreshed in the background; never waits on a backend. `include=pistachio` adds Pistachio's models as `pistachio/<id>`.
          */
-        get: operations["ModelsController_list"];
+        get: operations["listModels"];
         put?: never;
         post?: never;
         delete?: never;
@@ -230,11 +507,11 @@ export interface paths {
             cookie?: never;
         };
         /** A job's status, retries, error and (once complete) result */
-        get: operations["ResultsController_get"];
+        get: operations["retrieveJob"];
         put?: never;
         post?: never;
         /** Cancel a queued or processing job (idempotent); 409 once complete or dead */
-        delete: operations["ResultsController_cancel"];
+        delete: operations["cancelJob"];
         options?: never;
         head?: never;
         patch?: never;
@@ -243,7 +520,600 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        AdminBatch: {
+            /** @description unix seconds */
+            cancelled_at: number | null;
+            /** @description unix seconds */
+            cancelling_at: number | null;
+            /** @description unix seconds */
+            completed_at: number | null;
+            completion_window: string;
+            created_at: number;
+            endpoint: string;
+            error_file_id: string | null;
+            errors: {
+                data: {
+                    code: string;
+                    line: number | null;
+                    message: string;
+                    param: string | null;
+                }[];
+                /** @enum {string} */
+                object: "list";
+            } | null;
+            /** @description unix seconds */
+            expired_at: number | null;
+            /** @description unix seconds */
+            expires_at: number | null;
+            /** @description unix seconds */
+            failed_at: number | null;
+            /** @description unix seconds */
+            finalizing_at: number | null;
+            id: string;
+            /** @description unix seconds */
+            in_progress_at: number | null;
+            input_file_id: string;
+            metadata: {
+                [key: string]: string;
+            } | null;
+            model: string | null;
+            /** @enum {string} */
+            object: "batch";
+            output_file_id: string | null;
+            request_counts: {
+                completed: number;
+                failed: number;
+                total: number;
+            };
+            /** @enum {string} */
+            status: "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
+            /** Format: uuid */
+            tenant_id: string;
+        };
+        AdminBatchList: {
+            data: components["schemas"]["AdminBatch"][];
+            first_id: string | null;
+            has_more: boolean;
+            last_id: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        AdminSession: {
+            /** @description The signed-in admin; null for ADMIN_TOKEN requests */
+            admin: {
+                email: string;
+                id: string;
+            } | null;
+            /** @description Send as X-CSRF-Token on every POST, PATCH and DELETE made with the session cookie */
+            csrf_token: string | null;
+            /** @description Unix seconds; the session is extended while it is used */
+            expires_at: number | null;
+            /**
+             * @description How this request was authenticated
+             * @enum {string}
+             */
+            via: "session" | "token";
+        };
+        AdminSignInRequest: {
+            email: string;
+            password: string;
+        };
+        ApiKey: {
+            created_at: number;
+            /** Format: uuid */
+            id: string;
+            last_used_at: number | null;
+            name: string;
+            /** @description the first characters of the key, safe to show */
+            prefix: string;
+            revoked_at: number | null;
+            /** Format: uuid */
+            tenant_id: string;
+        };
+        ApiKeyCreateRequest: {
+            /** @description Default: "default". */
+            name?: string;
+        };
+        ApiKeyList: {
+            data: components["schemas"]["ApiKey"][];
+            /** @enum {string} */
+            object: "list";
+        };
+        ApiKeyWithSecret: {
+            created_at: number;
+            /** Format: uuid */
+            id: string;
+            /** @description inf_…: shown only in this answer */
+            key: string;
+            last_used_at: number | null;
+            name: string;
+            /** @description the first characters of the key, safe to show */
+            prefix: string;
+            revoked_at: number | null;
+            /** Format: uuid */
+            tenant_id: string;
+        };
+        AuditEventList: {
+            data: {
+                /** @description e.g. `tenant.created`, `key.revoked`, `admin.sign_in_failed` */
+                action: string;
+                /** @description admin email, `token` (ADMIN_TOKEN) or `cli` */
+                actor: string;
+                address: string | null;
+                /** @description Unix seconds */
+                created_at: number;
+                details: {
+                    [key: string]: unknown;
+                };
+                /** @description ascending with time; also the paging cursor */
+                id: string;
+                /** @enum {string} */
+                object: "audit_entry";
+                object_id: string;
+                object_type: string;
+                tenant_id: string | null;
+            }[];
+            /** @description pass as `cursor` for the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        Batch: {
+            /** @description unix seconds */
+            cancelled_at: number | null;
+            /** @description unix seconds */
+            cancelling_at: number | null;
+            /** @description unix seconds */
+            completed_at: number | null;
+            completion_window: string;
+            created_at: number;
+            endpoint: string;
+            error_file_id: string | null;
+            errors: {
+                data: {
+                    code: string;
+                    line: number | null;
+                    message: string;
+                    param: string | null;
+                }[];
+                /** @enum {string} */
+                object: "list";
+            } | null;
+            /** @description unix seconds */
+            expired_at: number | null;
+            /** @description unix seconds */
+            expires_at: number | null;
+            /** @description unix seconds */
+            failed_at: number | null;
+            /** @description unix seconds */
+            finalizing_at: number | null;
+            id: string;
+            /** @description unix seconds */
+            in_progress_at: number | null;
+            input_file_id: string;
+            metadata: {
+                [key: string]: string;
+            } | null;
+            model: string | null;
+            /** @enum {string} */
+            object: "batch";
+            output_file_id: string | null;
+            request_counts: {
+                completed: number;
+                failed: number;
+                total: number;
+            };
+            /** @enum {string} */
+            status: "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
+        };
+        BatchCreateRequest: {
+            /** @enum {string} */
+            completion_window: "24h";
+            /** @enum {string} */
+            endpoint: "/v1/chat/completions";
+            input_file_id: string;
+            metadata?: {
+                [key: string]: string;
+            } | null;
+        };
+        BatchList: {
+            data: components["schemas"]["Batch"][];
+            first_id: string | null;
+            has_more: boolean;
+            last_id: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        ChatCompletion: {
+            /** Format: uuid */
+            id: string;
+            poll: string;
+            /** @enum {string} */
+            status: "queued";
+        };
+        ChatCompletionRequest: {
+            [key: string]: unknown;
+        };
+        DeadLetterList: {
+            data: {
+                completed_at: number | null;
+                created_at: number;
+                error: string | null;
+                /** @description unix seconds of the Cancel-After deadline, when one was set */
+                expires_at: number | null;
+                /** Format: uuid */
+                id: string;
+                model: string;
+                /** @description unix seconds of the next attempt, while waiting to retry */
+                next_retry_at: number | null;
+                /** @enum {string} */
+                object: "chat.completion.job";
+                /** @description 1 + the tenant's jobs dispatched before it, while it waits for a slot */
+                queue_position: number | null;
+                /** @description the client's request, verbatim */
+                request: {
+                    [key: string]: unknown;
+                };
+                /** @description the backend's chat completion, verbatim */
+                result: {
+                    [key: string]: unknown;
+                } | null;
+                retries: number;
+                started_at: number | null;
+                /** @enum {string} */
+                status: "queued" | "processing" | "complete" | "dead" | "cancelled" | "expired";
+                /** Format: uuid */
+                tenant_id: string;
+            }[];
+            /** @description pass as `cursor` for the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        DeletedFile: {
+            /** @enum {boolean} */
+            deleted: true;
+            id: string;
+            /** @enum {string} */
+            object: "file";
+        };
+        DeletedJob: {
+            /** @enum {boolean} */
+            deleted: true;
+            /** Format: uuid */
+            id: string;
+        };
+        DeletedWebhookEndpoint: {
+            /** @enum {boolean} */
+            deleted: true;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            object: "webhook_endpoint";
+        };
+        /** @description Every non-2xx answer, in OpenAI's error shape */
+        Error: {
+            error: {
+                /** @example rate_limit_exceeded */
+                code: string | null;
+                /** @description human readable; names the job id where one exists */
+                message: string;
+                /** @description the offending field, for invalid_value */
+                param: string | null;
+                /**
+                 * @description invalid_request_error, authentication_error, permission_error, not_found_error, conflict_error, rate_limit_error, upstream_error or service_unavailable
+                 * @example rate_limit_error
+                 */
+                type: string;
+            };
+        };
+        File: {
+            bytes: number;
+            /** @description unix seconds */
+            created_at: number;
+            /** @description unix seconds; the file is deleted then (FILE_TTL_S) */
+            expires_at: number;
+            filename: string;
+            id: string;
+            /** @enum {string} */
+            object: "file";
+            /** @enum {string} */
+            purpose: "batch" | "batch_output";
+            /** @enum {string} */
+            status: "processed";
+            /** @enum {string|null} */
+            status_details: null;
+        };
+        FileList: {
+            data: components["schemas"]["File"][];
+            first_id: string | null;
+            has_more: boolean;
+            last_id: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        FileUploadRequest: {
+            /** Format: binary */
+            file: string;
+            /** @enum {string} */
+            purpose: "batch";
+        };
+        Health: {
+            /** @enum {string} */
+            database: "ok" | "down";
+            queue: {
+                /** @enum {string} */
+                backend: "redis" | "postgres";
+                complete?: number;
+                dead?: number;
+                processing?: number;
+                queued?: number;
+                retrying?: number;
+            };
+            /**
+             * @description `down` answers 503
+             * @enum {string}
+             */
+            status: "ok" | "degraded" | "down";
+            upstreams: {
+                bus: {
+                    healthy: number;
+                    nodes: number;
+                };
+                pistachio: {
+                    configured: boolean;
+                    healthy: boolean;
+                };
+            };
+            uptime_s: number;
+            version: string;
+        };
+        Job: {
+            completed_at: number | null;
+            created_at: number;
+            error: string | null;
+            /** @description unix seconds of the Cancel-After deadline, when one was set */
+            expires_at: number | null;
+            /** Format: uuid */
+            id: string;
+            model: string;
+            /** @description unix seconds of the next attempt, while waiting to retry */
+            next_retry_at: number | null;
+            /** @enum {string} */
+            object: "chat.completion.job";
+            /** @description 1 + the tenant's jobs dispatched before it, while it waits for a slot */
+            queue_position: number | null;
+            /** @description the backend's chat completion, verbatim */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            retries: number;
+            started_at: number | null;
+            /** @enum {string} */
+            status: "queued" | "processing" | "complete" | "dead" | "cancelled" | "expired";
+        };
+        Liveness: {
+            /** @enum {string} */
+            status: "live";
+        };
+        ModelList: {
+            data: {
+                created: number;
+                id: string;
+                /** @enum {string} */
+                object: "model";
+                /** @enum {string} */
+                owned_by: "inference-bus" | "pistachio";
+            }[];
+            /** @enum {string} */
+            object: "list";
+        };
+        Readiness: {
+            /** @enum {string} */
+            database: "ok" | "down";
+            /**
+             * @description `not_applicable` for MODE=worker
+             * @enum {string}
+             */
+            http: "ok" | "down" | "not_applicable";
+            /** @enum {string} */
+            queue: "ok" | "down";
+            /** @enum {string} */
+            status: "ready";
+        };
+        SignedOut: {
+            /** @enum {boolean} */
+            signed_out: true;
+        };
+        Stats: {
+            nodes: {
+                /** @description requests the node takes at once (`URL=STAKE:MAX`) */
+                capacity: number;
+                consecutive_failures: number;
+                healthy: boolean;
+                /** @description requests at the node now, from all instances */
+                in_flight: number;
+                last_error: {
+                    /** @description unix seconds */
+                    at: number;
+                    message: string;
+                } | null;
+                last_probe: {
+                    /** @description unix seconds */
+                    at: number;
+                    error: string | null;
+                    latency_ms: number;
+                    ok: boolean;
+                } | null;
+                models: string[] | null;
+                /** @enum {string} */
+                provider: "bus" | "pistachio";
+                recent: {
+                    /** @description errors / requests; null without requests */
+                    error_rate: number | null;
+                    errors: number;
+                    /** @description mean latency of successful calls */
+                    latency_ms: number | null;
+                    requests: number;
+                    window_s: number;
+                };
+                stake: number;
+                url: string;
+            }[];
+            queue: {
+                /** @enum {string} */
+                backend: "redis" | "postgres";
+                complete?: number;
+                dead?: number;
+                processing?: number;
+                queued?: number;
+                retrying?: number;
+            };
+            /** @enum {string} */
+            status: "ok" | "degraded" | "down";
+            /** @description tenants with queued or running work */
+            tenants: {
+                /** Format: uuid */
+                id: string;
+                /** @description jobs waiting for a slot or for their retry time */
+                queued: number;
+                /** @description jobs at a backend plus open streams */
+                running: number;
+            }[];
+            /** @description backend calls made by this instance in the last window_s seconds */
+            throughput: {
+                completions: number;
+                completions_per_s: number;
+                errors: number;
+                window_s: number;
+            };
+            upstreams: {
+                bus: {
+                    healthy: number;
+                    nodes: number;
+                };
+                pistachio: {
+                    configured: boolean;
+                    healthy: boolean;
+                };
+            };
+        };
+        Tenant: {
+            /** @description unix seconds */
+            created_at: number;
+            /** Format: uuid */
+            id: string;
+            limits: {
+                max_concurrent: number;
+                max_queued: number;
+                rpm: number;
+                tokens_per_day: number;
+            };
+            name: string;
+            /** @enum {string} */
+            status: "active" | "suspended";
+            /** @description today's usage (UTC day, sliding minute) */
+            usage?: {
+                /** @description jobs at a backend now plus open streams */
+                open_jobs: number;
+                /** @description accepted jobs waiting for a slot or for their next retry */
+                queued_jobs: number;
+                requests_this_minute: number;
+                tokens_today: number;
+            };
+            weight: number;
+        };
+        TenantCreateRequest: {
+            limits?: {
+                max_concurrent?: number;
+                max_queued?: number;
+                rpm?: number;
+                tokens_per_day?: number;
+            };
+            name: string;
+            weight?: number;
+        };
+        TenantList: {
+            data: components["schemas"]["Tenant"][];
+            /** @enum {string} */
+            object: "list";
+        };
+        TenantUpdateRequest: {
+            limits?: {
+                max_concurrent?: number;
+                max_queued?: number;
+                rpm?: number;
+                tokens_per_day?: number;
+            };
+            /** @enum {string} */
+            status?: "active" | "suspended";
+            weight?: number;
+        };
+        WebhookDelivery: {
+            attempts: number;
+            created_at: number;
+            /** Format: uuid */
+            endpoint_id: string;
+            /** @description evt_…: also the webhook-id header, the same on every attempt */
+            event_id: string;
+            /** @enum {string} */
+            event_type: "job.completed" | "job.dead" | "job.cancelled" | "job.expired" | "batch.completed" | "batch.failed" | "batch.expired" | "batch.cancelled";
+            /** Format: uuid */
+            id: string;
+            last_error: string | null;
+            last_response_code: number | null;
+            next_attempt_at: number | null;
+            /** @enum {string} */
+            object: "webhook_delivery";
+            /** @description the body delivered */
+            payload: unknown;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            updated_at: number;
+        };
+        WebhookDeliveryList: {
+            data: components["schemas"]["WebhookDelivery"][];
+            /** @enum {string} */
+            object: "list";
+        };
+        WebhookEndpointCreateRequest: {
+            /** @description Default: true. */
+            enabled?: boolean;
+            /** @description the event types this endpoint receives */
+            events?: ("job.completed" | "job.dead" | "job.cancelled" | "job.expired" | "batch.completed" | "batch.failed" | "batch.expired" | "batch.cancelled")[];
+            /** @description http(s) URL the events are POSTed to */
+            url: string;
+        };
+        WebhookEndpointList: {
+            data: components["schemas"]["WebhookEndpointWithSecret"][];
+            /** @enum {string} */
+            object: "list";
+        };
+        WebhookEndpointUpdateRequest: {
+            enabled?: boolean;
+            /** @description the event types this endpoint receives */
+            events?: ("job.completed" | "job.dead" | "job.cancelled" | "job.expired" | "batch.completed" | "batch.failed" | "batch.expired" | "batch.cancelled")[];
+            /** @description true: a new signing secret, returned in this answer only */
+            rotate_secret?: boolean;
+            url?: string;
+        };
+        WebhookEndpointWithSecret: {
+            created_at: number;
+            enabled: boolean;
+            events: ("job.completed" | "job.dead" | "job.cancelled" | "job.expired" | "batch.completed" | "batch.failed" | "batch.expired" | "batch.cancelled")[];
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            object: "webhook_endpoint";
+            /** @description whsec_…: shown only when created or rotated */
+            secret?: string;
+            /** Format: uuid */
+            tenant_id: string;
+            updated_at: number;
+            url: string;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -252,7 +1122,186 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    JobsAdminController_deadLetters: {
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                action?: string;
+                /** @description admin email, `token` or `cli` */
+                actor?: string;
+                cursor?: string;
+                limit?: string;
+                /** @description tenant id */
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAdminBatches: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: string;
+                tenant?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminBatchList"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelAdminBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminBatch"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listDeadLetters: {
         parameters: {
             query?: {
                 cursor?: string;
@@ -271,43 +1320,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            completed_at: number | null;
-                            created_at: number;
-                            error: string | null;
-                            /** Format: uuid */
-                            id: string;
-                            model: string;
-                            /** @description unix seconds of the next attempt, while waiting to retry */
-                            next_retry_at: number | null;
-                            /** @enum {string} */
-                            object: "chat.completion.job";
-                            /** @description the client's request, verbatim */
-                            request: {
-                                [key: string]: unknown;
-                            };
-                            /** @description the backend's chat completion, verbatim */
-                            result: {
-                                [key: string]: unknown;
-                            } | null;
-                            retries: number;
-                            started_at: number | null;
-                            /** @enum {string} */
-                            status: "queued" | "processing" | "complete" | "dead" | "cancelled";
-                            /** Format: uuid */
-                            tenant_id: string;
-                        }[];
-                        /** @description pass as `cursor` for the next page */
-                        next_cursor: string | null;
-                        /** @enum {string} */
-                        object: "list";
-                    };
+                    "application/json": components["schemas"]["DeadLetterList"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    JobsAdminController_delete: {
+    redeliverWebhookDelivery: {
         parameters: {
             query?: never;
             header?: never;
@@ -323,17 +1377,103 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {boolean} */
-                        deleted: true;
-                        /** Format: uuid */
-                        id: string;
-                    };
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    JobsAdminController_retry: {
+    retrieveAdminFileContent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteJob: {
         parameters: {
             query?: never;
             header?: never;
@@ -349,31 +1489,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        completed_at: number | null;
-                        created_at: number;
-                        error: string | null;
-                        /** Format: uuid */
-                        id: string;
-                        model: string;
-                        /** @description unix seconds of the next attempt, while waiting to retry */
-                        next_retry_at: number | null;
-                        /** @enum {string} */
-                        object: "chat.completion.job";
-                        /** @description the backend's chat completion, verbatim */
-                        result: {
-                            [key: string]: unknown;
-                        } | null;
-                        retries: number;
-                        started_at: number | null;
-                        /** @enum {string} */
-                        status: "queued" | "processing" | "complete" | "dead" | "cancelled";
-                    };
+                    "application/json": components["schemas"]["DeletedJob"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    ApiKeysAdminController_revoke: {
+    retryJob: {
         parameters: {
             query?: never;
             header?: never;
@@ -389,23 +1546,105 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        created_at: number;
-                        /** Format: uuid */
-                        id: string;
-                        last_used_at: number | null;
-                        name: string;
-                        /** @description the first characters of the key, safe to show */
-                        prefix: string;
-                        revoked_at: number | null;
-                        /** Format: uuid */
-                        tenant_id: string;
-                    };
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    AdminSessionController_whoAmI: {
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retrieveAdminSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -419,27 +1658,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description The signed-in admin; null for ADMIN_TOKEN requests */
-                        admin: {
-                            email: string;
-                            id: string;
-                        } | null;
-                        /** @description Send as X-CSRF-Token on every POST, PATCH and DELETE made with the session cookie */
-                        csrf_token: string | null;
-                        /** @description Unix seconds; the session is extended while it is used */
-                        expires_at: number | null;
-                        /**
-                         * @description How this request was authenticated
-                         * @enum {string}
-                         */
-                        via: "session" | "token";
-                    };
+                    "application/json": components["schemas"]["AdminSession"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    AdminSessionController_signIn: {
+    createAdminSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -448,10 +1699,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    email: string;
-                    password: string;
-                };
+                "application/json": components["schemas"]["AdminSignInRequest"];
             };
         };
         responses: {
@@ -460,27 +1708,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description The signed-in admin; null for ADMIN_TOKEN requests */
-                        admin: {
-                            email: string;
-                            id: string;
-                        } | null;
-                        /** @description Send as X-CSRF-Token on every POST, PATCH and DELETE made with the session cookie */
-                        csrf_token: string | null;
-                        /** @description Unix seconds; the session is extended while it is used */
-                        expires_at: number | null;
-                        /**
-                         * @description How this request was authenticated
-                         * @enum {string}
-                         */
-                        via: "session" | "token";
-                    };
+                    "application/json": components["schemas"]["AdminSession"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    AdminSessionController_signOut: {
+    deleteAdminSession: {
         parameters: {
             query?: never;
             header?: never;
@@ -494,15 +1763,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {boolean} */
-                        signed_out: true;
-                    };
+                    "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    StatsAdminController_get: {
+    retrieveStats: {
         parameters: {
             query?: never;
             header?: never;
@@ -516,72 +1809,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        nodes: {
-                            consecutive_failures: number;
-                            healthy: boolean;
-                            in_flight: number;
-                            last_error: {
-                                /** @description unix seconds */
-                                at: number;
-                                message: string;
-                            } | null;
-                            last_probe: {
-                                /** @description unix seconds */
-                                at: number;
-                                error: string | null;
-                                latency_ms: number;
-                                ok: boolean;
-                            } | null;
-                            models: string[] | null;
-                            /** @enum {string} */
-                            provider: "bus" | "pistachio";
-                            recent: {
-                                /** @description errors / requests; null without requests */
-                                error_rate: number | null;
-                                errors: number;
-                                /** @description mean latency of successful calls */
-                                latency_ms: number | null;
-                                requests: number;
-                                window_s: number;
-                            };
-                            stake: number;
-                            url: string;
-                        }[];
-                        queue: {
-                            /** @enum {string} */
-                            backend: "redis" | "postgres";
-                            complete?: number;
-                            dead?: number;
-                            processing?: number;
-                            queued?: number;
-                            retrying?: number;
-                        };
-                        /** @enum {string} */
-                        status: "ok" | "degraded" | "down";
-                        /** @description backend calls made by this instance in the last window_s seconds */
-                        throughput: {
-                            completions: number;
-                            completions_per_s: number;
-                            errors: number;
-                            window_s: number;
-                        };
-                        upstreams: {
-                            bus: {
-                                healthy: number;
-                                nodes: number;
-                            };
-                            pistachio: {
-                                configured: boolean;
-                                healthy: boolean;
-                            };
-                        };
-                    };
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    TenantsAdminController_list: {
+    listTenants: {
         parameters: {
             query?: never;
             header?: never;
@@ -595,35 +1855,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** @description unix seconds */
-                            created_at: number;
-                            /** Format: uuid */
-                            id: string;
-                            limits: {
-                                max_concurrent: number;
-                                rpm: number;
-                                tokens_per_day: number;
-                            };
-                            name: string;
-                            /** @enum {string} */
-                            status: "active" | "suspended";
-                            /** @description today's usage (UTC day, sliding minute) */
-                            usage?: {
-                                open_jobs: number;
-                                requests_this_minute: number;
-                                tokens_today: number;
-                            };
-                        }[];
-                        /** @enum {string} */
-                        object: "list";
-                    };
+                    "application/json": components["schemas"]["TenantList"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    TenantsAdminController_create: {
+    createTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -632,14 +1896,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    limits?: {
-                        max_concurrent?: number;
-                        rpm?: number;
-                        tokens_per_day?: number;
-                    };
-                    name: string;
-                };
+                "application/json": components["schemas"]["TenantCreateRequest"];
             };
         };
         responses: {
@@ -648,31 +1905,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description unix seconds */
-                        created_at: number;
-                        /** Format: uuid */
-                        id: string;
-                        limits: {
-                            max_concurrent: number;
-                            rpm: number;
-                            tokens_per_day: number;
-                        };
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @description today's usage (UTC day, sliding minute) */
-                        usage?: {
-                            open_jobs: number;
-                            requests_this_minute: number;
-                            tokens_today: number;
-                        };
-                    };
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    TenantsAdminController_get: {
+    retrieveTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -688,31 +1962,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description unix seconds */
-                        created_at: number;
-                        /** Format: uuid */
-                        id: string;
-                        limits: {
-                            max_concurrent: number;
-                            rpm: number;
-                            tokens_per_day: number;
-                        };
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @description today's usage (UTC day, sliding minute) */
-                        usage?: {
-                            open_jobs: number;
-                            requests_this_minute: number;
-                            tokens_today: number;
-                        };
-                    };
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    TenantsAdminController_update: {
+    updateTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -723,15 +2014,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    limits?: {
-                        max_concurrent?: number;
-                        rpm?: number;
-                        tokens_per_day?: number;
-                    };
-                    /** @enum {string} */
-                    status?: "active" | "suspended";
-                };
+                "application/json": components["schemas"]["TenantUpdateRequest"];
             };
         };
         responses: {
@@ -740,31 +2023,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description unix seconds */
-                        created_at: number;
-                        /** Format: uuid */
-                        id: string;
-                        limits: {
-                            max_concurrent: number;
-                            rpm: number;
-                            tokens_per_day: number;
-                        };
-                        name: string;
-                        /** @enum {string} */
-                        status: "active" | "suspended";
-                        /** @description today's usage (UTC day, sliding minute) */
-                        usage?: {
-                            open_jobs: number;
-                            requests_this_minute: number;
-                            tokens_today: number;
-                        };
-                    };
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    ApiKeysAdminController_list: {
+    listApiKeys: {
         parameters: {
             query?: never;
             header?: never;
@@ -780,27 +2089,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            created_at: number;
-                            /** Format: uuid */
-                            id: string;
-                            last_used_at: number | null;
-                            name: string;
-                            /** @description the first characters of the key, safe to show */
-                            prefix: string;
-                            revoked_at: number | null;
-                            /** Format: uuid */
-                            tenant_id: string;
-                        }[];
-                        /** @enum {string} */
-                        object: "list";
-                    };
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    ApiKeysAdminController_issue: {
+    createApiKey: {
         parameters: {
             query?: never;
             header?: never;
@@ -811,10 +2141,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @default default */
-                    name?: string;
-                };
+                "application/json": components["schemas"]["ApiKeyCreateRequest"];
             };
         };
         responses: {
@@ -823,25 +2150,368 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        created_at: number;
-                        /** Format: uuid */
-                        id: string;
-                        /** @description inf_…: shown only in this answer */
-                        key: string;
-                        last_used_at: number | null;
-                        name: string;
-                        /** @description the first characters of the key, safe to show */
-                        prefix: string;
-                        revoked_at: number | null;
-                        /** Format: uuid */
-                        tenant_id: string;
-                    };
+                    "application/json": components["schemas"]["ApiKeyWithSecret"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    HealthController_get: {
+    listWebhookEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedWebhookEndpoint"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retrieveHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -855,36 +2525,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        database: "ok" | "down";
-                        queue: {
-                            /** @enum {string} */
-                            backend: "redis" | "postgres";
-                            complete?: number;
-                            dead?: number;
-                            processing?: number;
-                            queued?: number;
-                            retrying?: number;
-                        };
-                        /**
-                         * @description `down` answers 503
-                         * @enum {string}
-                         */
-                        status: "ok" | "degraded" | "down";
-                        upstreams: {
-                            bus: {
-                                healthy: number;
-                                nodes: number;
-                            };
-                            pistachio: {
-                                configured: boolean;
-                                healthy: boolean;
-                            };
-                        };
-                        uptime_s: number;
-                        version: string;
-                    };
+                    "application/json": components["schemas"]["Health"];
                 };
             };
             /** @description status `down` */
@@ -925,9 +2566,314 @@ export interface operations {
                     };
                 };
             };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    ChatCompletionsController_create: {
+    checkLiveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Not ready; the message names what is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listBatches: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchList"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCreateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retrieveBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createChatCompletion: {
         parameters: {
             query?: never;
             header?: {
@@ -939,9 +2885,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["ChatCompletionRequest"];
             };
         };
         responses: {
@@ -965,13 +2909,25 @@ export interface operations {
                      *       "poll": "/v1/results/0b0a2f3e-8d1c-4a57-9a8e-3f3b2c1d0e9f"
                      *     }
                      */
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        poll: string;
-                        /** @enum {string} */
-                        status: "queued";
-                    };
+                    "application/json": components["schemas"]["ChatCompletion"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Over a limit; see `Retry-After` */
@@ -979,11 +2935,319 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
-    ModelsController_list: {
+    listFiles: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: string;
+                order?: "asc" | "desc";
+                purpose?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["FileUploadRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retrieveFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedFile"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retrieveFileContent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listModels: {
         parameters: {
             query?: {
                 include?: "pistachio";
@@ -999,23 +3263,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            created: number;
-                            id: string;
-                            /** @enum {string} */
-                            object: "model";
-                            /** @enum {string} */
-                            owned_by: "inference-bus" | "pistachio";
-                        }[];
-                        /** @enum {string} */
-                        object: "list";
-                    };
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    ResultsController_get: {
+    retrieveJob: {
         parameters: {
             query?: {
                 /** @description Long-poll: hold up to N ≤ 60 s for a final status */
@@ -1053,31 +3342,57 @@ export interface operations {
                      *       }
                      *     }
                      */
-                    "application/json": {
-                        completed_at: number | null;
-                        created_at: number;
-                        error: string | null;
-                        /** Format: uuid */
-                        id: string;
-                        model: string;
-                        /** @description unix seconds of the next attempt, while waiting to retry */
-                        next_retry_at: number | null;
-                        /** @enum {string} */
-                        object: "chat.completion.job";
-                        /** @description the backend's chat completion, verbatim */
-                        result: {
-                            [key: string]: unknown;
-                        } | null;
-                        retries: number;
-                        started_at: number | null;
-                        /** @enum {string} */
-                        status: "queued" | "processing" | "complete" | "dead" | "cancelled";
-                    };
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Invalid JSON, a missing field or an invalid value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    ResultsController_cancel: {
+    cancelJob: {
         parameters: {
             query?: never;
             header?: never;
@@ -1093,26 +3408,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        completed_at: number | null;
-                        created_at: number;
-                        error: string | null;
-                        /** Format: uuid */
-                        id: string;
-                        model: string;
-                        /** @description unix seconds of the next attempt, while waiting to retry */
-                        next_retry_at: number | null;
-                        /** @enum {string} */
-                        object: "chat.completion.job";
-                        /** @description the backend's chat completion, verbatim */
-                        result: {
-                            [key: string]: unknown;
-                        } | null;
-                        retries: number;
-                        started_at: number | null;
-                        /** @enum {string} */
-                        status: "queued" | "processing" | "complete" | "dead" | "cancelled";
-                    };
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Missing or invalid key or token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such object, or not visible to this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database or the queue store is unreachable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error, in the same shape (413, 415, 422, 431, 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -37,3 +37,19 @@ export type DeadLetterPage = NonNullable<ResponseBody<'/admin/api/dead-letters',
 export type DeadLetter = DeadLetterPage['data'][number];
 export type Job = NonNullable<ResponseBody<'/admin/api/jobs/{id}/retry', 'post', 200>>;
 export type Health = NonNullable<ResponseBody<'/health', 'get', 200>>;
+export type WebhookEndpointCreateRequest = RequestBody<'/admin/api/tenants/{id}/webhooks', 'post'>;
+export type WebhookEndpointUpdateRequest = RequestBody<'/admin/api/webhooks/{id}', 'patch'>;
+export type WebhookEndpoint = NonNullable<
+  ResponseBody<'/admin/api/tenants/{id}/webhooks', 'post', 201>
+>;
+export type WebhookEndpointList = NonNullable<
+  ResponseBody<'/admin/api/tenants/{id}/webhooks', 'get', 200>
+>;
+export type WebhookDeliveryList = NonNullable<
+  ResponseBody<'/admin/api/webhooks/{id}/deliveries', 'get', 200>
+>;
+export type WebhookDelivery = WebhookDeliveryList['data'][number];
+export type AdminBatchList = NonNullable<ResponseBody<'/admin/api/batches', 'get', 200>>;
+export type AdminBatch = AdminBatchList['data'][number];
+export type AuditPage = NonNullable<ResponseBody<'/admin/api/audit', 'get', 200>>;
+export type AuditEntry = AuditPage['data'][number];

@@ -9,6 +9,7 @@ const NAV = [
   { to: '/', label: 'Overview', end: true },
   { to: '/tenants', label: 'Tenants', end: false },
   { to: '/dead-letters', label: 'Dead letters', end: false },
+  { to: '/audit', label: 'Audit', end: false },
 ];
 
 /** The signed-in frame: navigation on the left, the page on the right. */

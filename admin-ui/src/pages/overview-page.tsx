@@ -8,6 +8,8 @@ import { NodeTable } from '../features/stats/node-table';
 import { QueueTiles } from '../features/stats/queue-tiles';
 import { Sparkline } from '../features/stats/sparkline';
 import { REFRESH_MS, useHistory, useOverview } from '../features/stats/stats-api';
+import { TenantLoadTable, type TenantLabel } from '../features/stats/tenant-load-table';
+import { useTenants } from '../features/tenants/tenants-api';
 import { formatInteger } from '../lib/format';
 
 const STATUS_TONE = {
@@ -21,6 +23,14 @@ export function OverviewPage() {
   const overview = useOverview();
   const data = overview.data;
   const history = useHistory(data?.throughput?.perSecond, overview.dataUpdatedAt);
+  // Stats name tenants by id; the tenant list gives their names, limits and weights.
+  const tenantList = useTenants();
+  const labels = new Map<string, TenantLabel>(
+    (tenantList.data ?? []).map((tenant) => [
+      tenant.id,
+      { name: tenant.name, maxConcurrent: tenant.limits.max_concurrent, weight: tenant.weight },
+    ]),
+  );
 
   return (
     <>
@@ -116,6 +126,16 @@ export function OverviewPage() {
               </Notice>
             )}
           </Card>
+
+          {data.tenants && (
+            <Card
+              title="Tenants with work"
+              description="Jobs waiting for their turn and jobs running, from all instances; each tenant's share of the pool follows its weight."
+              flush={data.tenants.length > 0}
+            >
+              <TenantLoadTable tenants={data.tenants} labelOf={(id) => labels.get(id)} />
+            </Card>
+          )}
         </div>
       )}
     </>

@@ -6,6 +6,7 @@ import { EmptyState } from '../components/ui/empty-state';
 import { ErrorBanner } from '../components/ui/error-banner';
 import { PageHeader } from '../components/ui/page-header';
 import { Spinner } from '../components/ui/spinner';
+import { BatchesCard } from '../features/batches/batches-card';
 import { ApiKeysTable } from '../features/api-keys/api-keys-table';
 import { useApiKeys } from '../features/api-keys/api-keys-api';
 import { IssueKeyDialog } from '../features/api-keys/issue-key-dialog';
@@ -14,6 +15,7 @@ import { TenantStatusBadge } from '../features/tenants/tenant-status-badge';
 import { TenantStatusControl } from '../features/tenants/tenant-status-control';
 import { useTenant } from '../features/tenants/tenants-api';
 import { UsageMeters } from '../features/tenants/usage-meters';
+import { WebhooksCard } from '../features/webhooks/webhooks-card';
 import { ApiError } from '../lib/api-client';
 import { formatDateTime } from '../lib/format';
 
@@ -89,6 +91,8 @@ export function TenantDetailPage() {
             )
           )}
         </Card>
+        <WebhooksCard tenantId={data.id} />
+        <BatchesCard tenantId={data.id} />
       </div>
       <IssueKeyDialog
         tenantId={data.id}

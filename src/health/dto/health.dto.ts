@@ -23,3 +23,16 @@ export const HealthResponseSchema = z.object({
     pistachio: z.object({ configured: z.boolean(), healthy: z.boolean() }),
   }),
 });
+
+/** `GET /health/live`: the process runs. */
+export const LivenessResponseSchema = z.object({ status: z.literal('live') });
+
+const CheckSchema = z.enum(['ok', 'down']);
+
+/** `GET /health/ready` when everything this process needs can serve (else 503, error shape). */
+export const ReadinessResponseSchema = z.object({
+  status: z.literal('ready'),
+  database: CheckSchema,
+  queue: CheckSchema,
+  http: z.enum(['ok', 'down', 'not_applicable']).describe('`not_applicable` for MODE=worker'),
+});

@@ -10,7 +10,8 @@ export const NodeStatsSchema = z.object({
   stake: z.number(),
   /** From the node's last successful probe; null until one has answered. */
   models: z.array(z.string()).nullable(),
-  in_flight: z.number().int(),
+  in_flight: z.number().int().describe('requests at the node now, from all instances'),
+  capacity: z.number().int().describe('requests the node takes at once (`URL=STAKE:MAX`)'),
   consecutive_failures: z.number().int(),
   recent: z.object({
     window_s: z.number().int(),
@@ -49,5 +50,14 @@ export const StatsResponseSchema = z.object({
     .describe('backend calls made by this instance in the last window_s seconds'),
   upstreams,
   nodes: z.array(NodeStatsSchema),
+  tenants: z
+    .array(
+      z.object({
+        id: z.uuid(),
+        queued: z.number().int().describe('jobs waiting for a slot or for their retry time'),
+        running: z.number().int().describe('jobs at a backend plus open streams'),
+      }),
+    )
+    .describe('tenants with queued or running work'),
 });
 export type StatsResponseDto = z.infer<typeof StatsResponseSchema>;

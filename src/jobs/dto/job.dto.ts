@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const JobResponseSchema = z.object({
   id: z.uuid(),
   object: z.literal('chat.completion.job'),
-  status: z.enum(['queued', 'processing', 'complete', 'dead', 'cancelled']),
+  status: z.enum(['queued', 'processing', 'complete', 'dead', 'cancelled', 'expired']),
   model: z.string(),
   created_at: z.number().int(),
   started_at: z.number().int().nullable(),
@@ -15,6 +15,16 @@ export const JobResponseSchema = z.object({
     .int()
     .nullable()
     .describe('unix seconds of the next attempt, while waiting to retry'),
+  queue_position: z
+    .number()
+    .int()
+    .nullable()
+    .describe("1 + the tenant's jobs dispatched before it, while it waits for a slot"),
+  expires_at: z
+    .number()
+    .int()
+    .nullable()
+    .describe('unix seconds of the Cancel-After deadline, when one was set'),
   error: z.string().nullable(),
   result: z
     .record(z.string(), z.unknown())

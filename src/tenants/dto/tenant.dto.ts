@@ -7,7 +7,10 @@ export const TenantLimitsSchema = z.strictObject({
   rpm: positiveInteger.optional(),
   tokens_per_day: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   max_concurrent: positiveInteger.optional(),
+  max_queued: positiveInteger.optional(),
 });
+
+const weight = z.number().int().min(1).max(1000);
 
 export const TenantCreateSchema = z.strictObject({
   name: z
@@ -17,11 +20,13 @@ export const TenantCreateSchema = z.strictObject({
     .max(100)
     .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space and _.- only'),
   limits: TenantLimitsSchema.optional(),
+  weight: weight.optional(),
 });
 export type TenantCreateDto = z.infer<typeof TenantCreateSchema>;
 
 export const TenantUpdateSchema = z.strictObject({
   limits: TenantLimitsSchema.optional(),
+  weight: weight.optional(),
   status: z.enum([TenantStatus.Active, TenantStatus.Suspended]).optional(),
 });
 export type TenantUpdateDto = z.infer<typeof TenantUpdateSchema>;
@@ -29,7 +34,11 @@ export type TenantUpdateDto = z.infer<typeof TenantUpdateSchema>;
 export const TenantUsageSchema = z.object({
   requests_this_minute: z.number().int(),
   tokens_today: z.number().int(),
-  open_jobs: z.number().int(),
+  open_jobs: z.number().int().describe('jobs at a backend now plus open streams'),
+  queued_jobs: z
+    .number()
+    .int()
+    .describe('accepted jobs waiting for a slot or for their next retry'),
 });
 export type TenantUsageDto = z.infer<typeof TenantUsageSchema>;
 
@@ -41,7 +50,9 @@ export const TenantResponseSchema = z.object({
     rpm: z.number().int(),
     tokens_per_day: z.number().int(),
     max_concurrent: z.number().int(),
+    max_queued: z.number().int(),
   }),
+  weight: z.number().int(),
   created_at: z.number().int().describe('unix seconds'),
   usage: TenantUsageSchema.optional().describe("today's usage (UTC day, sliding minute)"),
 });

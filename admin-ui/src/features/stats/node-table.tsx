@@ -1,5 +1,6 @@
 import { Badge } from '../../components/ui/badge';
 import { EmptyState } from '../../components/ui/empty-state';
+import { Meter } from '../../components/ui/meter';
 import { formatInteger, formatPercent } from '../../lib/format';
 import type { NodeView } from './stats-api';
 
@@ -23,7 +24,9 @@ export function NodeTable({ nodes }: { nodes: NodeView[] }) {
             <th>Health</th>
             <th className="num">Stake</th>
             <th>Models</th>
-            <th className="num">In flight</th>
+            <th className="num" title="Requests at the node now, from all instances / capacity">
+              In flight
+            </th>
             <th className="num">Error rate</th>
             <th className="num">Latency</th>
           </tr>
@@ -77,7 +80,23 @@ export function NodeTable({ nodes }: { nodes: NodeView[] }) {
                 )}
               </td>
               <td className="num">
-                {node.inFlight === undefined ? dash : formatInteger(node.inFlight)}
+                {node.inFlight === undefined ? (
+                  dash
+                ) : node.capacity === undefined ? (
+                  formatInteger(node.inFlight)
+                ) : (
+                  <div className="usage-cell" data-testid="node-in-flight">
+                    <span>
+                      {formatInteger(node.inFlight)}
+                      <span className="muted"> / {formatInteger(node.capacity)}</span>
+                    </span>
+                    <Meter
+                      value={node.inFlight}
+                      max={node.capacity}
+                      label={`Requests in flight at ${node.url}`}
+                    />
+                  </div>
+                )}
               </td>
               <td className="num">
                 {node.errorRate === undefined || node.errorRate === null ? (

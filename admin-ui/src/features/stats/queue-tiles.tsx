@@ -8,7 +8,7 @@ const show = (value: number | undefined) => (value === undefined ? '—' : forma
 export function QueueTiles({ queue }: { queue: Overview['queue'] }) {
   return (
     <div className="tiles">
-      <StatTile label="Queued" value={show(queue.queued)} detail="waiting for a worker" />
+      <StatTile label="Queued" value={show(queue.queued)} detail="waiting for their turn" />
       <StatTile label="Processing" value={show(queue.processing)} detail="at a backend now" />
       <StatTile
         label="Retrying"

@@ -11,7 +11,9 @@ export interface NodeView {
   healthy?: boolean;
   stake?: number;
   models?: string[] | null;
+  /** Requests at the node now, from all instances, and how many it takes at once. */
   inFlight?: number;
+  capacity?: number;
   errorRate?: number | null;
   latencyMs?: number | null;
   lastError?: string | null;
@@ -26,6 +28,14 @@ export interface Overview {
   bus?: { nodes: number; healthy: number };
   pistachio?: { configured: boolean; healthy: boolean };
   nodes?: NodeView[];
+  tenants?: TenantLoadView[];
+}
+
+/** A tenant with work: jobs waiting for their turn (or retry time), and jobs running now. */
+export interface TenantLoadView {
+  id: string;
+  queued?: number;
+  running?: number;
 }
 
 export type QueueState = 'queued' | 'processing' | 'retrying' | 'complete' | 'dead';
@@ -109,11 +119,18 @@ function nodeOf(raw: unknown): NodeView | undefined {
         ? null
         : undefined,
     inFlight: asNumber(node.in_flight),
+    capacity: asNumber(node.capacity),
     errorRate: recent.error_rate === null ? null : asNumber(recent.error_rate),
     latencyMs:
       recent.latency_ms === null ? null : (asNumber(recent.latency_ms) ?? asNumber(node.latency)),
     lastError: typeof lastError?.message === 'string' ? lastError.message : null,
   };
+}
+
+function tenantLoadOf(raw: unknown): TenantLoadView | undefined {
+  const tenant = asObject(raw);
+  if (!tenant || typeof tenant.id !== 'string') return undefined;
+  return { id: tenant.id, queued: asNumber(tenant.queued), running: asNumber(tenant.running) };
 }
 
 function fromStats(stats: Stats): Overview {
@@ -137,6 +154,11 @@ function fromStats(stats: Stats): Overview {
     ...upstreamsOf(raw.upstreams),
     nodes: Array.isArray(raw.nodes)
       ? raw.nodes.map(nodeOf).filter((node): node is NodeView => node !== undefined)
+      : undefined,
+    tenants: Array.isArray(raw.tenants)
+      ? raw.tenants
+          .map(tenantLoadOf)
+          .filter((tenant): tenant is TenantLoadView => tenant !== undefined)
       : undefined,
   };
 }

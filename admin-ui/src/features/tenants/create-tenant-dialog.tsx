@@ -10,11 +10,13 @@ import {
   LIMIT_FIELDS,
   validateLimits,
   validateTenantName,
+  validateWeight,
+  WEIGHT_FIELD,
   type LimitDrafts,
   type LimitErrors,
 } from './limits-validation';
 
-const EMPTY: LimitDrafts = { rpm: '', tokens_per_day: '', max_concurrent: '' };
+const EMPTY: LimitDrafts = { rpm: '', tokens_per_day: '', max_concurrent: '', max_queued: '' };
 
 export function CreateTenantDialog({
   open,
@@ -28,11 +30,13 @@ export function CreateTenantDialog({
   const create = useCreateTenant();
   const [name, setName] = useState('');
   const [drafts, setDrafts] = useState<LimitDrafts>(EMPTY);
-  const [errors, setErrors] = useState<LimitErrors & { name?: string }>({});
+  const [weightDraft, setWeightDraft] = useState('');
+  const [errors, setErrors] = useState<LimitErrors & { name?: string; weight?: string }>({});
 
   const close = () => {
     setName('');
     setDrafts(EMPTY);
+    setWeightDraft('');
     setErrors({});
     create.reset();
     onClose();
@@ -42,10 +46,19 @@ export function CreateTenantDialog({
     event.preventDefault();
     const nameError = validateTenantName(name);
     const { limits, errors: limitErrors } = validateLimits(drafts, true);
-    setErrors({ ...limitErrors, ...(nameError && { name: nameError }) });
-    if (nameError || Object.keys(limitErrors).length > 0) return;
+    const { weight, error: weightError } = validateWeight(weightDraft, true);
+    setErrors({
+      ...limitErrors,
+      ...(nameError && { name: nameError }),
+      ...(weightError && { weight: weightError }),
+    });
+    if (nameError || weightError || Object.keys(limitErrors).length > 0) return;
     create.mutate(
-      { name: name.trim(), ...(Object.keys(limits).length > 0 && { limits }) },
+      {
+        name: name.trim(),
+        ...(Object.keys(limits).length > 0 && { limits }),
+        ...(weight !== undefined && { weight }),
+      },
       {
         onSuccess: (tenant) => {
           close();
@@ -86,7 +99,7 @@ export function CreateTenantDialog({
           onChange={(event) => setName(event.target.value)}
         />
         <fieldset className="fieldset">
-          <legend>Limits (leave blank for the server defaults)</legend>
+          <legend>Limits and weight (leave blank for the server defaults)</legend>
           <div className="grid-3">
             {LIMIT_FIELDS.map((field) => (
               <Field
@@ -101,6 +114,16 @@ export function CreateTenantDialog({
                 onChange={(event) => setDrafts({ ...drafts, [field.name]: event.target.value })}
               />
             ))}
+            <Field
+              label={WEIGHT_FIELD.label}
+              name={WEIGHT_FIELD.name}
+              inputMode="numeric"
+              placeholder="default"
+              value={weightDraft}
+              error={errors.weight ?? serverError(WEIGHT_FIELD.name)}
+              hint={WEIGHT_FIELD.hint}
+              onChange={(event) => setWeightDraft(event.target.value)}
+            />
           </div>
         </fieldset>
         <ErrorBanner error={create.error} />

@@ -10,35 +10,44 @@ import { useUpdateTenant } from './tenants-api';
 import {
   LIMIT_FIELDS,
   validateLimits,
+  validateWeight,
+  WEIGHT_FIELD,
   type LimitDrafts,
   type LimitErrors,
 } from './limits-validation';
 
-const draftsOf = (tenant: Tenant): LimitDrafts => ({
+type Drafts = LimitDrafts & { weight: string };
+type Errors = LimitErrors & { weight?: string };
+
+const draftsOf = (tenant: Tenant): Drafts => ({
   rpm: String(tenant.limits.rpm),
   tokens_per_day: String(tenant.limits.tokens_per_day),
   max_concurrent: String(tenant.limits.max_concurrent),
+  max_queued: String(tenant.limits.max_queued),
+  weight: String(tenant.weight),
 });
 
-/** Edits a tenant's limits; a change applies on every instance within a second. */
+/** Edits a tenant's limits and weight; a change applies on every instance within a second. */
 export function LimitsForm({ tenant }: { tenant: Tenant }) {
   const update = useUpdateTenant(tenant.id);
   const toast = useToast();
   const saved = draftsOf(tenant);
-  const [drafts, setDrafts] = useState<LimitDrafts>(saved);
-  const [errors, setErrors] = useState<LimitErrors>({});
+  const [drafts, setDrafts] = useState<Drafts>(saved);
+  const [errors, setErrors] = useState<Errors>({});
   const savedKey = JSON.stringify(saved);
-  useEffect(() => setDrafts(JSON.parse(savedKey) as LimitDrafts), [savedKey]);
+  useEffect(() => setDrafts(JSON.parse(savedKey) as Drafts), [savedKey]);
 
-  const dirty = LIMIT_FIELDS.some(({ name }) => drafts[name].trim() !== saved[name]);
+  const names = [...LIMIT_FIELDS.map(({ name }) => name), WEIGHT_FIELD.name] as const;
+  const dirty = names.some((name) => drafts[name].trim() !== saved[name]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const { limits, errors: found } = validateLimits(drafts, false);
-    setErrors(found);
-    if (Object.keys(found).length > 0) return;
+    const { weight, error: weightError } = validateWeight(drafts.weight, false);
+    setErrors({ ...found, ...(weightError && { weight: weightError }) });
+    if (Object.keys(found).length > 0 || weightError) return;
     update.mutate(
-      { limits },
+      { limits, weight },
       {
         onSuccess: (next) =>
           toast(
@@ -67,6 +76,17 @@ export function LimitsForm({ tenant }: { tenant: Tenant }) {
             onChange={(event) => setDrafts({ ...drafts, [field.name]: event.target.value })}
           />
         ))}
+        <Field
+          label={WEIGHT_FIELD.label}
+          name={WEIGHT_FIELD.name}
+          inputMode="numeric"
+          value={drafts.weight}
+          hint={WEIGHT_FIELD.hint}
+          error={
+            errors.weight ?? (serverParam === WEIGHT_FIELD.name ? update.error?.message : undefined)
+          }
+          onChange={(event) => setDrafts({ ...drafts, weight: event.target.value })}
+        />
       </div>
       <ErrorBanner error={update.error} />
       <div className="row-end">

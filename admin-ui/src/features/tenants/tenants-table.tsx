@@ -16,6 +16,7 @@ export function TenantsTable({ tenants }: { tenants: Tenant[] }) {
             <th>Requests this minute</th>
             <th>Tokens today</th>
             <th>Open jobs</th>
+            <th>Queued jobs</th>
             <th>Created</th>
           </tr>
         </thead>
@@ -53,6 +54,9 @@ function TenantRow({ tenant: listed }: { tenant: Tenant }) {
       </td>
       <td>
         <UsageCell value={usage?.open_jobs} max={tenant.limits.max_concurrent} />
+      </td>
+      <td>
+        <UsageCell value={usage?.queued_jobs} max={tenant.limits.max_queued} />
       </td>
       <td className="nowrap">{formatRelative(tenant.created_at)}</td>
     </tr>

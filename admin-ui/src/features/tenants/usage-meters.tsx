@@ -14,9 +14,10 @@ export function UsageMeters({ tenant }: { tenant: Tenant }) {
     },
     { label: 'Tokens today', value: usage?.tokens_today, max: tenant.limits.tokens_per_day },
     { label: 'Open jobs', value: usage?.open_jobs, max: tenant.limits.max_concurrent },
+    { label: 'Queued jobs', value: usage?.queued_jobs, max: tenant.limits.max_queued },
   ];
   return (
-    <div className="tiles tiles-3">
+    <div className="tiles tiles-4">
       {rows.map((row) => (
         <StatTile
           key={row.label}
@@ -24,7 +25,13 @@ export function UsageMeters({ tenant }: { tenant: Tenant }) {
           value={row.value === undefined ? '—' : formatCompact(row.value)}
           detail={`of ${formatInteger(row.max)}`}
         >
-          {row.value !== undefined && <Meter value={row.value} max={row.max} label={row.label} />}
+          {row.value !== undefined && (
+            <Meter
+              value={row.value}
+              max={row.max}
+              label={`${row.label}: ${formatInteger(row.value)} of ${formatInteger(row.max)}`}
+            />
+          )}
         </StatTile>
       ))}
     </div>

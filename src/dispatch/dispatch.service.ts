@@ -1,0 +1,252 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { Job, Queue } from 'bullmq';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AppError } from '../common/app-error.js';
+import { ErrorCode } from '../common/error-code.js';
+import { INFERENCE_QUEUE, type InferenceJobData } from '../jobs/inference-queue.js';
+import type { NodePlacement } from '../upstream/chat-completions.client.js';
+import type { UpstreamNode } from '../upstream/upstream-node.js';
+import { toDispatchNode, UpstreamRegistry } from '../upstream/upstream-registry.service.js';
+import type {
+  AttemptEnd,
+  DispatchLoad,
+  DispatchStore,
+  DispatchTenant,
+  JobLane,
+} from './dispatch-store.js';
+
+export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
+
+/** A lease not refreshed for this long is free again (its worker or instance died). */
+export const LEASE_MS = 30_000;
+const HEARTBEAT_MS = LEASE_MS / 3;
+// Retries falling due and leases running out are found this often, on every instance.
+const TICK_MS = 200;
+const BATCH = 64;
+/** How long a stream waits for a place at a full pool before 503. */
+export const STREAM_PLACE_WAIT_MS = 10_000;
+const STREAM_PLACE_POLL_MS = 50;
+const MAX_REMEMBERED_JOBS = 1_000;
+
+/**
+ * Fair, capacity-aware dispatch. Jobs wait, parked in the queue, in per-tenant lists; a round
+ * hands the next jobs (weighted round-robin across tenants, FIFO within one) to the workers,
+ * each with a lease on one tenant slot and one node place, and releases them into the queue.
+ * Any instance may run a round: the store makes each one atomic.
+ */
+@Injectable()
+export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(DispatchService.name);
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  /** Jobs this process added and has not released yet (a bounded few), to promote without a read. */
+  private readonly added = new Map<string, Job<InferenceJobData>>();
+  /** Leases held by this process (running attempts and open streams), kept alive together. */
+  private readonly held = new Set<string>();
+
+  constructor(
+    @Inject(DISPATCH_STORE) private readonly store: DispatchStore,
+    @InjectQueue(INFERENCE_QUEUE) private readonly queue: Queue<InferenceJobData>,
+    private readonly registry: UpstreamRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => this.kick(), TICK_MS);
+    this.timer.unref();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.heartbeatTimer);
+  }
+
+  /**
+   * A job is durably in the queue (parked): it joins its tenant's list, and a round runs. With
+   * the queue's `job` at hand, releasing it later needs no read.
+   */
+  async enqueue(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+    job?: Job<InferenceJobData>,
+  ): Promise<void> {
+    if (job && this.added.size < MAX_REMEMBERED_JOBS) this.added.set(jobId, job);
+    await this.store.enqueue(jobId, tenant, lane, model, false);
+    this.kick();
+  }
+
+  /** Asks for a dispatch round soon; rounds never overlap within a process. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.round) {
+      this.again = true;
+      return;
+    }
+    this.round = this.runRounds().finally(() => {
+      this.round = undefined;
+    });
+  }
+
+  /** The lease a dispatched job holds, refreshed; null when the job was not dispatched. */
+  async begin(jobId: string): Promise<NodePlacement | null> {
+    const nodeId = await this.store.begin(jobId, LEASE_MS);
+    if (nodeId === null) return null;
+    this.held.add(jobId);
+    return this.placementFor(jobId, nodeId);
+  }
+
+  /** Charges a finished job's tokens once; before its completion is recorded. */
+  charge(jobId: string, tokens: number): Promise<void> {
+    return this.store.charge(jobId, tokens);
+  }
+
+  /**
+   * The one place a job's lease ends: after its attempt's outcome is recorded in the queue.
+   * A retry waits in the dispatcher (holding nothing) until its time comes.
+   */
+  async finish(jobId: string, end: AttemptEnd): Promise<void> {
+    this.held.delete(jobId);
+    this.added.delete(jobId);
+    try {
+      await this.store.finish(jobId, end);
+    } catch (error) {
+      // The lease runs out by itself; a final job is forgotten by the next reconciliation.
+      this.logger.warn(`could not release job ${jobId}: ${(error as Error).message}`);
+    }
+    this.kick();
+  }
+
+  /** Gives a job (with or without a lease) back to its tenant's list at its place. */
+  async requeue(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+  ): Promise<void> {
+    this.held.delete(jobId);
+    await this.store.enqueue(jobId, tenant, lane, model, true);
+    this.kick();
+  }
+
+  /** A waiting job that was cancelled or deleted: it leaves the dispatcher. */
+  async forget(jobId: string): Promise<void> {
+    this.added.delete(jobId);
+    await this.store.finish(jobId, { kind: 'final' });
+    this.kick();
+  }
+
+  /**
+   * A node place for an admitted stream, ahead of queued jobs: waits up to 10 s for one, then
+   * 503 `no_upstream_available`. With no eligible node at all, the placement is empty and the
+   * call fails with the route's reason.
+   */
+  async placeStream(
+    streamId: string,
+    candidates: readonly UpstreamNode[],
+    signal: AbortSignal,
+  ): Promise<NodePlacement> {
+    this.held.add(streamId);
+    if (candidates.length === 0) return this.placementFor(streamId, '');
+    const nodes = candidates.map(toDispatchNode);
+    const deadline = Date.now() + STREAM_PLACE_WAIT_MS;
+    for (;;) {
+      const nodeId = await this.store.placeStream(streamId, nodes);
+      if (nodeId !== null) return this.placementFor(streamId, nodeId);
+      if (Date.now() >= deadline) {
+        throw new AppError(
+          ErrorCode.NoUpstreamAvailable,
+          'Every backend node serving this model is at capacity; try again shortly',
+          { retryAfterS: 1 },
+        );
+      }
+      await delay(STREAM_PLACE_POLL_MS, undefined, { signal });
+    }
+  }
+
+  /** Ends a stream: its slot and place are free, its tokens charged. */
+  async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
+    this.held.delete(streamId);
+    await this.store.releaseStream(tenantId, streamId, tokens).catch((error: Error) => {
+      this.logger.warn(`could not release stream ${streamId}: ${error.message}`);
+    });
+    this.kick();
+  }
+
+  queuePosition(tenantId: string, lane: JobLane, jobId: string): Promise<number | null> {
+    return this.store.queuePosition(tenantId, lane, jobId);
+  }
+
+  load(): Promise<DispatchLoad> {
+    return this.store.load();
+  }
+
+  retryingCount(): Promise<number> {
+    return this.store.retryingCount();
+  }
+
+  private placementFor(leaseId: string, nodeId: string): NodePlacement {
+    return {
+      nodeId,
+      moveTo: (candidates) => this.store.moveLease(leaseId, candidates.map(toDispatchNode)),
+    };
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.store.heartbeat([...this.held], LEASE_MS).catch((error: Error) => {
+      this.logger.warn(`lease heartbeat failed: ${error.message}`);
+    });
+  }
+
+  private async runRounds(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        const assignments = await this.store.dispatch(
+          this.registry.dispatchNodes(),
+          BATCH,
+          LEASE_MS,
+        );
+        await Promise.all(assignments.map((assignment) => this.release(assignment.jobId)));
+        if (assignments.length === BATCH) this.again = true;
+      } catch (error) {
+        // The store is away: the next tick tries again.
+        this.logger.debug(`dispatch round failed: ${(error as Error).message}`);
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** Moves a dispatched job from parked to runnable. */
+  private async release(jobId: string): Promise<void> {
+    const remembered = this.added.get(jobId);
+    this.added.delete(jobId);
+    const job = remembered ?? (await this.queue.getJob(jobId));
+    if (!job) {
+      await this.store.finish(jobId, { kind: 'final' });
+      return;
+    }
+    try {
+      await job.promote();
+    } catch {
+      const state = await job.getState();
+      // Already runnable or running (a stalled attempt coming back): it keeps the lease.
+      if (state === 'completed' || state === 'failed' || state === 'unknown') {
+        await this.store.finish(jobId, { kind: 'final' });
+      }
+    }
+  }
+}

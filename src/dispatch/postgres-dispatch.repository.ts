@@ -1,0 +1,257 @@
+import type { DataSource } from 'typeorm';
+import {
+  STREAM_SLOT_TTL_MS,
+  WINDOW_MS,
+  type AdmissionRefusal,
+  type AdmissionRequest,
+  type AdmissionResult,
+  type LimitCounters,
+  type LimitsStore,
+} from '../limits/limits-store.js';
+import {
+  queueName,
+  type Assignment,
+  type AttemptEnd,
+  type DispatchLoad,
+  type DispatchNode,
+  type DispatchStore,
+  type DispatchTenant,
+  type JobLane,
+  nodesJson,
+} from './dispatch-store.js';
+
+/**
+ * Admission and dispatch in PostgreSQL, for deployments without Redis. Each operation is one
+ * function call (migration 1796000000000) under an advisory lock: per tenant for admission, one
+ * global lock for handing out places. The database's clock is the only clock.
+ */
+export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async admit(request: AdmissionRequest): Promise<AdmissionResult> {
+    const { tenantId, admissionId, kind, limits } = request;
+    const [row] = await this.dataSource.query<
+      {
+        refusal: AdmissionRefusal | null;
+        requests: number;
+        reset_ms: number;
+        tokens: string;
+        open: number;
+        queued: number;
+      }[]
+    >(`SELECT * FROM infq_limits_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+      tenantId,
+      admissionId,
+      kind,
+      limits.rpm,
+      limits.maxConcurrent,
+      limits.maxQueued,
+      limits.weight,
+      limits.tokensPerDay,
+      WINDOW_MS / 1000,
+      STREAM_SLOT_TTL_MS / 1000,
+    ]);
+    const counters: LimitCounters = {
+      requestsInWindow: row.requests,
+      windowResetMs: Math.max(0, Math.ceil(row.reset_ms)),
+      tokensToday: Number(row.tokens),
+      openSlots: row.open,
+      queuedJobs: row.queued,
+    };
+    return row.refusal
+      ? { admitted: false, refusal: row.refusal, counters }
+      : { admitted: true, counters };
+  }
+
+  async rollback(tenantId: string, admissionId: string): Promise<void> {
+    await this.dataSource.query(
+      `WITH w AS (DELETE FROM limit_window WHERE tenant_id = $1 AND admission_id = $2),
+            j AS (DELETE FROM dispatch_jobs WHERE job_id = $2 AND state = 'pending')
+       DELETE FROM dispatch_leases WHERE lease_id = $2`,
+      [tenantId, admissionId],
+    );
+  }
+
+  async counters(tenantId: string): Promise<LimitCounters> {
+    const [row] = await this.dataSource.query<
+      {
+        requests: number;
+        reset_ms: number | null;
+        open: number;
+        queued: number;
+        tokens: number | null;
+      }[]
+    >(
+      `SELECT
+         (SELECT count(*) FROM limit_window
+           WHERE tenant_id = $1 AND admitted_at > now() - make_interval(secs => $2))::int AS requests,
+         (SELECT EXTRACT(EPOCH FROM (min(admitted_at) + make_interval(secs => $2) - now())) * 1000
+            FROM limit_window
+           WHERE tenant_id = $1 AND admitted_at > now() - make_interval(secs => $2))::float8 AS reset_ms,
+         (SELECT count(*) FROM dispatch_leases
+           WHERE tenant_id = $1 AND expires_at > now())::int AS open,
+         (SELECT count(*) FROM dispatch_jobs
+           WHERE queue = $1::text AND state <> 'running')::int AS queued,
+         (SELECT tokens FROM tenant_daily_usage
+           WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date)::float8 AS tokens`,
+      [tenantId, WINDOW_MS / 1000],
+    );
+    return {
+      requestsInWindow: row.requests,
+      windowResetMs: row.reset_ms === null ? WINDOW_MS : Math.max(0, Math.ceil(row.reset_ms)),
+      tokensToday: row.tokens ?? 0,
+      openSlots: row.open,
+      queuedJobs: row.queued,
+    };
+  }
+
+  async enqueue(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+    force: boolean,
+  ): Promise<void> {
+    await this.dataSource.query(`SELECT infq_dispatch_enqueue($1, $2, $3, $4, $5, $6, $7)`, [
+      jobId,
+      tenant.tenantId,
+      queueName(tenant.tenantId, lane),
+      model,
+      tenant.maxConcurrent,
+      tenant.weight,
+      force,
+    ]);
+  }
+
+  async dispatch(
+    nodes: readonly DispatchNode[],
+    limit: number,
+    leaseMs: number,
+  ): Promise<Assignment[]> {
+    const rows = await this.dataSource.query<{ job_id: string; tenant_id: string; node: string }[]>(
+      `SELECT * FROM infq_dispatch_run($1::jsonb, $2, $3)`,
+      [nodesJson(nodes), limit, leaseMs],
+    );
+    return rows.map((row) => ({ jobId: row.job_id, tenantId: row.tenant_id, node: row.node }));
+  }
+
+  async begin(jobId: string, leaseMs: number): Promise<string | null> {
+    const rows = await this.dataSource.query<{ node: string }[]>(
+      // Through a CTE: TypeORM answers a bare UPDATE with [rows, count].
+      `WITH refreshed AS (
+         UPDATE dispatch_leases SET expires_at = now() + make_interval(secs => $2)
+          WHERE lease_id = $1 AND expires_at > now() RETURNING node)
+       SELECT node FROM refreshed`,
+      [jobId, leaseMs / 1000],
+    );
+    return rows[0]?.node ?? null;
+  }
+
+  async heartbeat(leaseIds: readonly string[], leaseMs: number): Promise<void> {
+    if (leaseIds.length === 0) return;
+    await this.dataSource.query(
+      `UPDATE dispatch_leases SET expires_at = now() + make_interval(secs => $2)
+        WHERE lease_id = ANY($1::uuid[])`,
+      [leaseIds, leaseMs / 1000],
+    );
+  }
+
+  async moveLease(jobId: string, nodes: readonly DispatchNode[]): Promise<string | null> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('infq_dispatch'))`);
+      for (const node of nodes) {
+        const [row] = await manager.query<{ used: number }[]>(
+          `SELECT (SELECT count(*) FROM dispatch_leases WHERE node = $1)::int
+                + (SELECT count(*) FROM dispatch_stream_waits WHERE node = $1)::int AS used`,
+          [node.id],
+        );
+        if (row.used >= node.max) continue;
+        const moved = await manager.query<unknown[]>(
+          `WITH moved AS (
+             UPDATE dispatch_leases SET node = $2 WHERE lease_id = $1 AND node <> $2 RETURNING 1)
+           SELECT 1 FROM moved`,
+          [jobId, node.id],
+        );
+        if (moved.length > 0) return node.id;
+      }
+      return null;
+    });
+  }
+
+  async charge(jobId: string, tokens: number): Promise<void> {
+    await this.dataSource.query(`SELECT infq_dispatch_charge($1, $2)`, [jobId, tokens]);
+  }
+
+  async finish(jobId: string, end: AttemptEnd): Promise<void> {
+    await this.dataSource.query(`SELECT infq_dispatch_finish($1, $2, $3, 0)`, [
+      jobId,
+      end.kind,
+      end.kind === 'retry' ? new Date(end.dueAt) : null,
+    ]);
+  }
+
+  async placeStream(streamId: string, nodes: readonly DispatchNode[]): Promise<string | null> {
+    const [row] = await this.dataSource.query<{ node: string | null }[]>(
+      `SELECT infq_dispatch_stream_place($1, $2::jsonb) AS node`,
+      [streamId, nodesJson(nodes)],
+    );
+    return row?.node ?? null;
+  }
+
+  async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
+    await this.dataSource.query(
+      `WITH gone AS (DELETE FROM dispatch_leases WHERE lease_id = $2::uuid RETURNING 1)
+       INSERT INTO tenant_daily_usage (tenant_id, day, tokens)
+       SELECT $1::uuid, (now() AT TIME ZONE 'UTC')::date, $3::bigint FROM gone WHERE $3::bigint > 0
+       ON CONFLICT (tenant_id, day) DO UPDATE SET tokens = tenant_daily_usage.tokens + EXCLUDED.tokens`,
+      [tenantId, streamId, tokens],
+    );
+  }
+
+  async queuePosition(tenantId: string, lane: JobLane, jobId: string): Promise<number | null> {
+    const [row] = await this.dataSource.query<{ position: number | null }[]>(
+      `SELECT CASE WHEN j.state = 'ready' THEN
+                (SELECT count(*) FROM dispatch_jobs o
+                  WHERE o.queue = j.queue AND o.state = 'ready' AND o.seq < j.seq)::int + 1 END AS position
+         FROM dispatch_jobs j WHERE j.job_id = $1 AND j.queue = $2`,
+      [jobId, queueName(tenantId, lane)],
+    );
+    return row?.position ?? null;
+  }
+
+  async load(): Promise<DispatchLoad> {
+    const nodes = await this.dataSource.query<{ node: string; count: number }[]>(
+      `SELECT node, count(*)::int AS count FROM dispatch_leases
+        WHERE node <> '' AND expires_at > now() GROUP BY node`,
+    );
+    const tenants = await this.dataSource.query<
+      { tenant_id: string; queued: number; running: number }[]
+    >(
+      `SELECT tenant_id,
+              sum(queued)::int AS queued, sum(running)::int AS running
+         FROM (SELECT tenant_id, count(*) AS queued, 0 AS running FROM dispatch_jobs
+                WHERE state <> 'running' AND queue = tenant_id::text GROUP BY tenant_id
+               UNION ALL
+               SELECT tenant_id, 0, count(*) FROM dispatch_leases
+                WHERE expires_at > now() GROUP BY tenant_id) counts
+        GROUP BY tenant_id`,
+    );
+    return {
+      nodes: Object.fromEntries(nodes.map((row) => [row.node, row.count])),
+      tenants: Object.fromEntries(
+        tenants.map((row) => [row.tenant_id, { queued: row.queued, running: row.running }]),
+      ),
+    };
+  }
+
+  async retryingCount(): Promise<number> {
+    const [row] = await this.dataSource.query<{ count: number }[]>(
+      `SELECT count(*)::int AS count FROM dispatch_jobs WHERE state = 'retry'`,
+    );
+    return row.count;
+  }
+
+  async close(): Promise<void> {
+    // The DataSource belongs to the database module.
+  }
+}

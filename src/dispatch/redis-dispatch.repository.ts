@@ -1,0 +1,212 @@
+import { Redis } from 'ioredis';
+import {
+  STREAM_SLOT_TTL_MS,
+  utcDay,
+  WINDOW_MS,
+  type AdmissionRequest,
+  type AdmissionResult,
+  type LimitCounters,
+  type LimitsStore,
+} from '../limits/limits-store.js';
+import {
+  queueName,
+  type Assignment,
+  type AttemptEnd,
+  type DispatchLoad,
+  type DispatchNode,
+  type DispatchStore,
+  type DispatchTenant,
+  type JobLane,
+  nodesJson,
+} from './dispatch-store.js';
+import * as scripts from './redis-dispatch.scripts.js';
+
+type ScriptName = keyof typeof scripts;
+type RunScript = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Admission and dispatch in Redis; commands fail fast when Redis is away (callers answer 503). */
+export class RedisDispatchRepository implements LimitsStore, DispatchStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+
+  constructor(options: Record<string, unknown>, prefix: string) {
+    this.prefix = `${prefix}:d`;
+    this.redis = new Redis({
+      ...options,
+      // A request must never wait on an unreachable Redis: fail now, answer 503.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2_000,
+      lazyConnect: false,
+    });
+    this.redis.on('error', () => undefined);
+    for (const [name, lua] of Object.entries(scripts)) {
+      this.redis.defineCommand(name, { numberOfKeys: 0, lua });
+    }
+  }
+
+  private run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const command = (this.redis as unknown as Record<ScriptName, RunScript>)[name];
+    return command.call(this.redis, this.prefix, ...args);
+  }
+
+  async admit(request: AdmissionRequest): Promise<AdmissionResult> {
+    const { tenantId, admissionId, kind, limits } = request;
+    const [refusal, requests, reset, tokens, open, queued] = (await this.run(
+      'ADMIT',
+      tenantId,
+      admissionId,
+      kind,
+      limits.rpm,
+      limits.maxConcurrent,
+      limits.maxQueued,
+      limits.weight,
+      limits.tokensPerDay,
+      WINDOW_MS,
+      STREAM_SLOT_TTL_MS,
+      utcDay(Date.now()),
+    )) as [string, number, number, number, number, number];
+    const counters: LimitCounters = {
+      requestsInWindow: requests,
+      windowResetMs: Math.max(0, reset),
+      tokensToday: Number(tokens),
+      openSlots: open,
+      queuedJobs: queued,
+    };
+    return refusal === ''
+      ? { admitted: true, counters }
+      : { admitted: false, refusal: refusal as 'rate_limit', counters };
+  }
+
+  async rollback(tenantId: string, admissionId: string): Promise<void> {
+    await this.run('ROLLBACK', tenantId, admissionId);
+  }
+
+  async counters(tenantId: string): Promise<LimitCounters> {
+    const [requests, reset, tokens, open, queued] = (await this.run(
+      'COUNTERS',
+      tenantId,
+      utcDay(Date.now()),
+    )) as number[];
+    return {
+      requestsInWindow: requests,
+      windowResetMs: Math.max(0, reset),
+      tokensToday: Number(tokens),
+      openSlots: open,
+      queuedJobs: queued,
+    };
+  }
+
+  async enqueue(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+    force: boolean,
+  ): Promise<void> {
+    await this.run(
+      'ENQUEUE',
+      jobId,
+      tenant.tenantId,
+      queueName(tenant.tenantId, lane),
+      model,
+      tenant.maxConcurrent,
+      tenant.weight,
+      force ? '1' : '0',
+    );
+  }
+
+  async dispatch(
+    nodes: readonly DispatchNode[],
+    limit: number,
+    leaseMs: number,
+  ): Promise<Assignment[]> {
+    const seed = 1 + Math.floor(Math.random() * 2_147_483_645);
+    const flat = (await this.run('DISPATCH', nodesJson(nodes), limit, leaseMs, seed)) as string[];
+    const assignments: Assignment[] = [];
+    for (let index = 0; index < flat.length; index += 3) {
+      assignments.push({ jobId: flat[index], tenantId: flat[index + 1], node: flat[index + 2] });
+    }
+    return assignments;
+  }
+
+  async begin(jobId: string, leaseMs: number): Promise<string | null> {
+    const node = (await this.run('BEGIN', jobId, leaseMs)) as string | null;
+    return node ?? null;
+  }
+
+  async heartbeat(leaseIds: readonly string[], leaseMs: number): Promise<void> {
+    if (leaseIds.length > 0) await this.run('HEARTBEAT', leaseMs, ...leaseIds);
+  }
+
+  async moveLease(jobId: string, nodes: readonly DispatchNode[]): Promise<string | null> {
+    return ((await this.run('MOVE_LEASE', jobId, nodesJson(nodes))) as string | null) ?? null;
+  }
+
+  async charge(jobId: string, tokens: number): Promise<void> {
+    await this.run('CHARGE', jobId, tokens, utcDay(Date.now()));
+  }
+
+  async finish(jobId: string, end: AttemptEnd): Promise<void> {
+    await this.run('FINISH', jobId, end.kind, end.kind === 'retry' ? end.dueAt : 0);
+  }
+
+  async placeStream(streamId: string, nodes: readonly DispatchNode[]): Promise<string | null> {
+    return ((await this.run('PLACE_STREAM', streamId, nodesJson(nodes))) as string | null) ?? null;
+  }
+
+  async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
+    await this.run('RELEASE_STREAM', tenantId, streamId, tokens, utcDay(Date.now()));
+  }
+
+  async queuePosition(tenantId: string, lane: JobLane, jobId: string): Promise<number | null> {
+    const rank = await this.redis.zrank(`${this.prefix}:ready:${queueName(tenantId, lane)}`, jobId);
+    return rank === null ? null : rank + 1;
+  }
+
+  async load(): Promise<DispatchLoad> {
+    const load: DispatchLoad = { nodes: {}, tenants: {} };
+    const tenantOf = (key: string, kind: string): string =>
+      key.slice(`${this.prefix}:${kind}:`.length);
+    for (const key of await this.scan('node:*')) {
+      load.nodes[tenantOf(key, 'node')] = await this.redis.scard(key);
+    }
+    const tenants = new Set<string>();
+    for (const kind of ['running', 'ready', 'retry', 'pending']) {
+      for (const key of await this.scan(`${kind}:*`)) {
+        const list = tenantOf(key, kind);
+        if (!list.endsWith('#b')) tenants.add(list);
+      }
+    }
+    for (const tenantId of tenants) {
+      const counters = await this.counters(tenantId);
+      load.tenants[tenantId] = { queued: counters.queuedJobs, running: counters.openSlots };
+    }
+    return load;
+  }
+
+  retryingCount(): Promise<number> {
+    return this.redis.zcard(`${this.prefix}:retrydue`);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private async scan(pattern: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.prefix}:${pattern}`,
+        'COUNT',
+        500,
+      );
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    return found;
+  }
+}

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DispatchService } from '../dispatch/dispatch.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { TenantsService } from '../tenants/tenants.service.js';
+import type { JobOrigin } from './job-lifecycle.service.js';
+import { InferenceProducer } from './inference.producer.js';
+
+/** A job to create on behalf of a tenant, outside the HTTP admission path (e.g. a batch line). */
+export interface JobSubmission {
+  tenantId: string;
+  /** Chosen by the caller when it must be stable (e.g. derived from a batch line); else random. */
+  jobId?: string;
+  model: string;
+  /** The request body as JSON text, forwarded verbatim. */
+  request: string;
+  origin?: JobOrigin;
+  /** Unix ms after which the job ends `expired`. */
+  expiresAt?: number;
+}
+
+/**
+ * Creates jobs for internal producers (batches). Durable once the promise resolves; submitting
+ * the same `jobId` twice creates one job. Batch lines wait in their tenant's batch line, which
+ * takes turns with the tenant's own requests, and do not count against `max_queued`.
+ */
+@Injectable()
+export class JobSubmissionService {
+  constructor(
+    private readonly producer: InferenceProducer,
+    private readonly dispatch: DispatchService,
+    private readonly tenants: TenantsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async submit(submission: JobSubmission): Promise<string> {
+    const jobId = submission.jobId ?? randomUUID();
+    const lane = submission.origin ? 'batch' : 'interactive';
+    const job = await this.producer.enqueue(jobId, {
+      tenantId: submission.tenantId,
+      model: submission.model,
+      request: submission.request,
+      lane,
+      ...(submission.origin && { origin: submission.origin }),
+      ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
+    });
+    this.metrics.jobAccepted();
+    const tenant = await this.tenants.get(submission.tenantId);
+    await this.dispatch.enqueue(
+      jobId,
+      { tenantId: tenant.id, maxConcurrent: tenant.maxConcurrent, weight: tenant.weight },
+      lane,
+      submission.model,
+      job,
+    );
+    return jobId;
+  }
+}

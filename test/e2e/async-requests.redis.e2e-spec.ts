@@ -1,0 +1,3 @@
+import { describeAsyncRequests } from './async-requests.suite.js';
+
+describeAsyncRequests('redis');

@@ -1,0 +1,3 @@
+import { describeBatches } from './batches.suite.js';
+
+describeBatches('redis', 1000);

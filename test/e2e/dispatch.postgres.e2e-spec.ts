@@ -1,0 +1,3 @@
+import { describeDispatch } from './dispatch.suite.js';
+
+describeDispatch('postgres');

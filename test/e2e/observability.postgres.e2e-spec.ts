@@ -1,0 +1,3 @@
+import { describeObservability } from './observability.suite.js';
+
+describeObservability('postgres');

@@ -1,0 +1,3 @@
+import { describeReliabilityAnswers } from './reliability-answers.suite.js';
+
+describeReliabilityAnswers('redis');

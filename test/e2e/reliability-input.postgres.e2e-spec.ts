@@ -1,0 +1,3 @@
+import { describeReliabilityInput } from './reliability-input.suite.js';
+
+describeReliabilityInput('postgres');
