@@ -54,14 +54,19 @@ describe('dashboard static files (redis backend)', () => {
 
   it('documents the session endpoints in the OpenAPI document', async () => {
     const document = await (await infq.fetch('/docs-json')).json();
+    // Bodies are named component schemas: follow a `$ref` to the schema itself.
+    const resolve = (schema: { $ref?: string; required?: string[]; properties?: object }) =>
+      schema.$ref
+        ? (document.components.schemas[schema.$ref.split('/').pop()!] as typeof schema)
+        : schema;
     const session = document.paths['/admin/api/session'];
     expect(Object.keys(session).sort()).toEqual(['delete', 'get', 'post']);
-    expect(session.post.requestBody.content['application/json'].schema.required).toEqual([
+    expect(resolve(session.post.requestBody.content['application/json'].schema).required).toEqual([
       'email',
       'password',
     ]);
     expect(
-      session.get.responses['200'].content['application/json'].schema.properties,
+      resolve(session.get.responses['200'].content['application/json'].schema).properties,
     ).toHaveProperty('csrf_token');
   });
 });

@@ -9,7 +9,7 @@ import {
 } from '../support/infq-process.js';
 
 // CI kills a few times; `npm run test:chaos` sets INFQ_CHAOS_KILLS=20.
-const KILLS = Number(process.env.INFQ_CHAOS_KILLS ?? 3);
+const KILLS = Number(process.env.INFQ_CHAOS_KILLS ?? 2);
 const LEASE_S = 30;
 
 describe.each(QUEUE_BACKENDS)('dispatch survives SIGKILL (%s backend)', (backend) => {
