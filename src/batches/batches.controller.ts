@@ -1,4 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBody,
   ApiOkResponse,
@@ -11,6 +13,7 @@ import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
 import { openApiSchema, ZodValidationPipe } from '../common/zod-validation.pipe.js';
 import { parseListLimit } from '../files/list-query.js';
+import { LimitsService } from '../limits/limits.service.js';
 import { toBatchResponse } from './batches.mapper.js';
 import { BatchesService } from './batches.service.js';
 import {
@@ -28,7 +31,10 @@ import {
 @TenantAccess()
 @Controller('v1/batches')
 export class BatchesController {
-  constructor(private readonly batches: BatchesService) {}
+  constructor(
+    private readonly batches: BatchesService,
+    private readonly limits: LimitsService,
+  ) {}
 
   @Post()
   @HttpCode(200)
@@ -38,8 +44,17 @@ export class BatchesController {
   async create(
     @Body(new ZodValidationPipe(BatchCreateSchema)) dto: BatchCreateDto,
     @CurrentTenant() tenant: TenantPrincipal,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<BatchResponseDto> {
-    return toBatchResponse(await this.batches.create(tenant.tenantId, dto));
+    // A batch counts as one request against rpm (and is refused past the day's tokens).
+    const admissionId = randomUUID();
+    void reply.headers(await this.limits.admit(tenant, admissionId, 'batch'));
+    try {
+      return toBatchResponse(await this.batches.create(tenant.tenantId, dto));
+    } catch (error) {
+      await this.limits.rollback(tenant.tenantId, admissionId);
+      throw error;
+    }
   }
 
   @Get()

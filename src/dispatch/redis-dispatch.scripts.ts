@@ -112,7 +112,7 @@ redis.call('HSET', P .. ':tenant:' .. t, 'maxc', ARGV[6], 'weight', ARGV[8])
 if kind == 'job' then
   redis.call('ZADD', P .. ':pending:' .. t, now, id)
   waiting = waiting + 1
-else
+elseif kind == 'stream' then
   take_lease(id, t, '', 'stream', now + tonumber(ARGV[11]))
   open = open + 1
 end

@@ -7,7 +7,8 @@ export interface LimitSettings {
   weight: number;
 }
 
-export type SlotKind = 'job' | 'stream';
+/** A job waits in the dispatcher, a stream takes a slot; a batch only counts as one request. */
+export type SlotKind = 'job' | 'stream' | 'batch';
 
 export interface AdmissionRequest {
   tenantId: string;

@@ -119,7 +119,7 @@ export class FairDispatch1796000000000 implements MigrationInterface {
             INSERT INTO dispatch_jobs (job_id, tenant_id, queue, state, admitted_at)
             VALUES (p_admission, p_tenant, p_tenant::text, 'pending', v_now);
             queued := queued + 1;
-          ELSE
+          ELSIF p_kind = 'stream' THEN
             INSERT INTO dispatch_leases VALUES (p_admission, p_tenant, '', 'stream', v_now + make_interval(secs => p_stream_ttl_s));
             open := open + 1;
           END IF;
