@@ -190,9 +190,12 @@ export class InferenceProcessor
     const jobId = job.id!;
     switch (outcome.kind) {
       case 'complete':
-        // Charged before the completion is recorded, once however often this runs.
-        await this.dispatch.charge(jobId, outcome.answer.totalTokens);
         this.ends.set(jobId, { kind: 'final' });
+        // Charged before the completion is recorded, once however often this runs. A store
+        // that is away must not turn a finished call into a second one: the tokens go unbilled.
+        await this.dispatch.charge(jobId, outcome.answer.totalTokens).catch((error: Error) => {
+          this.logger.warn(`could not charge job ${jobId}: ${error.message}`);
+        });
         return outcome.answer;
       case 'retry': {
         const due = Date.now() + outcome.delayMs;
@@ -232,7 +235,7 @@ export class InferenceProcessor
   /** After the queue recorded an attempt's outcome: the lease ends, a final job is announced. */
   private async recorded(job: InferenceJob, state: 'completed' | 'failed'): Promise<void> {
     const jobId = job.id!;
-    const end = this.ends.get(jobId) ?? { kind: 'final' };
+    const end = this.ends.get(jobId) ?? (await this.endOf(job));
     this.ends.delete(jobId);
     await this.dispatch.finish(jobId, end);
     if (end.kind !== 'final') {
@@ -252,6 +255,17 @@ export class InferenceProcessor
       lastUpstreamStatus: snapshot.lastUpstreamStatus,
       origin: job.data.origin ?? null,
     });
+  }
+
+  /**
+   * What an attempt that ended without an outcome (it threw unexpectedly) means: BullMQ parked
+   * it for a retry, which the dispatcher then releases after the base delay; or it is final.
+   */
+  private async endOf(job: InferenceJob): Promise<AttemptEnd> {
+    const state = await job.getState().catch(() => 'unknown');
+    return state === 'delayed'
+      ? { kind: 'retry', dueAt: Date.now() + this.config.retry.baseMs }
+      : { kind: 'final' };
   }
 
   private cancel(jobId: string): void {
