@@ -17,7 +17,7 @@ import { registerJsonBodyParser } from './common/json-body-parser.js';
 import { registerMultipartParser } from './files/multipart-parser.js';
 import { frameworkError, sendAppError } from './common/openai-error.filter.js';
 import { AppModule } from './app.module.js';
-import { PinoNestLogger, requestChildLogger } from './common/logger.js';
+import { PinoNestLogger } from './common/logger.js';
 import { registerRequestContext, requestIdFor } from './common/request-context.js';
 import { runsApi, type AppConfig } from './config/app-config.js';
 import { VERSION } from './health/health.service.js';
@@ -48,7 +48,6 @@ export async function createApp(
       disableRequestLogging: true,
       requestIdLogLabel: 'requestId',
     }),
-    childLoggerFactory: requestChildLogger,
     // Slow senders (slowloris) are cut off with a 408: the header section and the whole request
     // each have a deadline; an idle socket outlives the longest wait or backend silence.
     requestTimeout: config.http.requestTimeoutMs,

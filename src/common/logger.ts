@@ -1,20 +1,11 @@
 import type { LoggerService } from '@nestjs/common';
-import type { FastifyBaseLogger } from 'fastify';
-import { pino, type Bindings, type ChildLoggerOptions, type Logger } from 'pino';
-import { currentRequestId } from './request-context.js';
+import { pino, type Logger } from 'pino';
 
-// Fastify's per-request loggers already carry `requestId`; every other line gets it from here.
-const requestLoggers = new WeakSet<object>();
-
-/** The process's logger: JSON lines, each tagged with the request being handled, if any. */
+/** The process's logger: JSON lines; Fastify's per-request child loggers add `requestId`. */
 export const createLogger = (level: string): Logger =>
   pino({
     level,
     base: { service: 'infq' },
-    mixin: (_object, _level, logger) => {
-      const requestId = requestLoggers.has(logger) ? undefined : currentRequestId();
-      return requestId ? { requestId } : {};
-    },
     // Belt and braces: no log line carries credentials, whatever object is logged.
     redact: {
       paths: [
@@ -33,17 +24,6 @@ export const createLogger = (level: string): Logger =>
       censor: '[redacted]',
     },
   });
-
-/** Fastify's `childLoggerFactory`: the per-request logger, which carries its `requestId`. */
-export function requestChildLogger(
-  logger: FastifyBaseLogger,
-  bindings: Bindings,
-  options: ChildLoggerOptions,
-): FastifyBaseLogger {
-  const child = logger.child(bindings, options);
-  requestLoggers.add(child);
-  return child;
-}
 
 /** Routes Nest's own logging into pino. */
 export class PinoNestLogger implements LoggerService {

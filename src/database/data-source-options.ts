@@ -17,6 +17,7 @@ import { SignInThrottle1796000300000 } from './migrations/1796000300000-sign-in-
 import { FilesAndBatches1796000400000 } from './migrations/1796000400000-files-and-batches.js';
 import { Webhooks1796000200000 } from './migrations/1796000200000-webhooks.js';
 import { IdempotencyKeys1796000201000 } from './migrations/1796000201000-idempotency-keys.js';
+import { DispatchClaim1796000500000 } from './migrations/1796000500000-dispatch-claim.js';
 
 /** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
 export function buildDataSourceOptions(url: string): DataSourceOptions {
@@ -44,6 +45,7 @@ export function buildDataSourceOptions(url: string): DataSourceOptions {
       FilesAndBatches1796000400000,
       Webhooks1796000200000,
       IdempotencyKeys1796000201000,
+      DispatchClaim1796000500000,
     ],
     // One transaction per migration run, so a failed start leaves no half-applied schema.
     migrationsTransactionMode: 'all',

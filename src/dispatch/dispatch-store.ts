@@ -36,7 +36,9 @@ export interface Assignment {
 }
 
 /** How an attempt ended, for the dispatcher. */
-export type AttemptEnd = { kind: 'final' } | { kind: 'retry'; dueAt: number };
+export type AttemptEnd =
+  /** `tokens`: what the job used, charged once (a completed job's, after it was recorded). */
+  { kind: 'final'; tokens?: number } | { kind: 'retry'; dueAt: number };
 
 export interface DispatchLoad {
   nodes: Record<string, number>;
@@ -76,6 +78,20 @@ export interface DispatchStore {
     model: string,
     force: boolean,
   ): Promise<void>;
+  /**
+   * The fast path for a job about to be added to the queue: when no list waits and no retry is
+   * due, the tenant has a free slot and a node serving the model has room, the job takes its
+   * lease now (and is added runnable). Returns the node ('' when none serves the model), or null:
+   * the job is added parked and joins its list with `enqueue`.
+   */
+  claim(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+    nodes: readonly DispatchNode[],
+    leaseMs: number,
+  ): Promise<string | null>;
   /** Hands out up to `limit` jobs, fairly, where a tenant slot and a node place are free. */
   dispatch(nodes: readonly DispatchNode[], limit: number, leaseMs: number): Promise<Assignment[]>;
   /** The node of the job's lease, refreshed; null when the job holds no lease. */
@@ -84,10 +100,12 @@ export interface DispatchStore {
   heartbeat(leaseIds: readonly string[], leaseMs: number): Promise<void>;
   /** Moves a running job's lease to the first of `nodes` with room; null when none has. */
   moveLease(jobId: string, nodes: readonly DispatchNode[]): Promise<string | null>;
-  /** Charges a job's tokens once, however often it is called. */
-  charge(jobId: string, tokens: number): Promise<void>;
-  /** Ends an attempt: frees the lease; a retry waits until `dueAt`, a final job is forgotten. */
-  finish(jobId: string, end: AttemptEnd): Promise<void>;
+  /**
+   * Ends an attempt: frees the lease; a retry waits until `dueAt`, a final job is forgotten and
+   * its tokens charged (once: a job the store no longer knows is not charged again). Resolves
+   * whether jobs wait in any list (if none, the freed place needs no round).
+   */
+  finish(jobId: string, end: AttemptEnd): Promise<boolean>;
   /** A place for a stream (already admitted with a lease) at the first of `nodes` with room. */
   placeStream(streamId: string, nodes: readonly DispatchNode[]): Promise<string | null>;
   /** Ends a stream: frees its lease and charges its tokens. */

@@ -6,7 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
@@ -33,7 +33,15 @@ const BATCH = 64;
 /** How long a stream waits for a place at a full pool before 503. */
 export const STREAM_PLACE_WAIT_MS = 10_000;
 const STREAM_PLACE_POLL_MS = 50;
-const MAX_REMEMBERED_JOBS = 1_000;
+// Past this many jobs the store refused to list, the parked-jobs reconciler lists the rest.
+const MAX_UNLISTED_JOBS = 10_000;
+
+/** What listing a job needs, kept while the store is away. */
+interface Listing {
+  tenant: DispatchTenant;
+  lane: JobLane;
+  model: string;
+}
 
 /**
  * Fair, capacity-aware dispatch. Jobs wait, parked in the queue, in per-tenant lists; a round
@@ -49,10 +57,10 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   private round: Promise<void> | undefined;
   private again = false;
   private stopped = false;
-  /** Jobs this process added and has not released yet (a bounded few), to promote without a read. */
-  private readonly added = new Map<string, Job<InferenceJobData>>();
   /** Leases held by this process (running attempts and open streams), kept alive together. */
   private readonly held = new Set<string>();
+  /** Jobs in the queue that the store could not list yet; each round lists them first. */
+  private readonly unlisted = new Map<string, Listing>();
 
   constructor(
     @Inject(DISPATCH_STORE) private readonly store: DispatchStore,
@@ -74,19 +82,48 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   /**
-   * A job is durably in the queue (parked): it joins its tenant's list, and a round runs. With
-   * the queue's `job` at hand, releasing it later needs no read.
+   * A job is durably in the queue (parked): it joins its tenant's list, and a round runs. Never fails: while the store is
+   * away the job is listed by a later round (or, past a bound, by the parked-jobs reconciler).
    */
   async enqueue(
     jobId: string,
     tenant: DispatchTenant,
     lane: JobLane,
     model: string,
-    job?: Job<InferenceJobData>,
   ): Promise<void> {
-    if (job && this.added.size < MAX_REMEMBERED_JOBS) this.added.set(jobId, job);
-    await this.store.enqueue(jobId, tenant, lane, model, false);
+    try {
+      await this.store.enqueue(jobId, tenant, lane, model, false);
+    } catch (error) {
+      if (this.unlisted.size < MAX_UNLISTED_JOBS) this.unlisted.set(jobId, { tenant, lane, model });
+      this.logger.debug(`job ${jobId} listed later: ${(error as Error).message}`);
+    }
     this.kick();
+  }
+
+  /**
+   * The fast path, before a job is added to the queue: when nothing waits, its tenant has a
+   * free slot and a node has room, the job is leased now and is added runnable. False: it is
+   * added parked and joins its list (`enqueue`). A store that is away means the slow path.
+   */
+  async claim(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+  ): Promise<boolean> {
+    try {
+      const node = await this.store.claim(
+        jobId,
+        tenant,
+        lane,
+        model,
+        this.registry.dispatchNodes(),
+        LEASE_MS,
+      );
+      return node !== null;
+    } catch {
+      return false;
+    }
   }
 
   /** Asks for a dispatch round soon; rounds never overlap within a process. */
@@ -109,25 +146,19 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     return this.placementFor(jobId, nodeId);
   }
 
-  /** Charges a finished job's tokens once; before its completion is recorded. */
-  charge(jobId: string, tokens: number): Promise<void> {
-    return this.store.charge(jobId, tokens);
-  }
-
   /**
-   * The one place a job's lease ends: after its attempt's outcome is recorded in the queue.
-   * A retry waits in the dispatcher (holding nothing) until its time comes.
+   * The one place a job's lease ends: after its attempt's outcome is recorded in the queue
+   * (so a crash in between re-runs nothing and charges nothing twice). A final job's tokens are
+   * charged here; a retry waits in the dispatcher (holding nothing) until its time comes.
    */
   async finish(jobId: string, end: AttemptEnd): Promise<void> {
     this.held.delete(jobId);
-    this.added.delete(jobId);
     try {
-      await this.store.finish(jobId, end);
+      if (await this.store.finish(jobId, end)) this.kick();
     } catch (error) {
       // The lease runs out by itself; a final job is forgotten by the next reconciliation.
       this.logger.warn(`could not release job ${jobId}: ${(error as Error).message}`);
     }
-    this.kick();
   }
 
   /** Gives a job (with or without a lease) back to its tenant's list at its place. */
@@ -144,7 +175,6 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** A waiting job that was cancelled or deleted: it leaves the dispatcher. */
   async forget(jobId: string): Promise<void> {
-    this.added.delete(jobId);
     await this.store.finish(jobId, { kind: 'final' });
     this.kick();
   }
@@ -215,6 +245,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     do {
       this.again = false;
       try {
+        await this.listUnlisted();
         const assignments = await this.store.dispatch(
           this.registry.dispatchNodes(),
           BATCH,
@@ -230,23 +261,33 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     } while (this.again && !this.stopped);
   }
 
-  /** Moves a dispatched job from parked to runnable. */
-  private async release(jobId: string): Promise<void> {
-    const remembered = this.added.get(jobId);
-    this.added.delete(jobId);
-    const job = remembered ?? (await this.queue.getJob(jobId));
-    if (!job) {
-      await this.store.finish(jobId, { kind: 'final' });
-      return;
+  private async listUnlisted(): Promise<void> {
+    for (const [jobId, { tenant, lane, model }] of this.unlisted) {
+      await this.store.enqueue(jobId, tenant, lane, model, false);
+      this.unlisted.delete(jobId);
     }
+  }
+
+  /** Moves a dispatched job from parked to runnable: one queue call, no read. */
+  private async release(jobId: string): Promise<void> {
     try {
-      await job.promote();
+      await this.queue.backend.promote(jobId);
     } catch {
-      const state = await job.getState();
+      const state = await this.queue.getJobState(jobId);
       // Already runnable or running (a stalled attempt coming back): it keeps the lease.
-      if (state === 'completed' || state === 'failed' || state === 'unknown') {
+      if (state === 'failed' || state === 'unknown') {
         await this.store.finish(jobId, { kind: 'final' });
+      } else if (state === 'completed') {
+        // Its process died between recording the completion and ending the lease.
+        const job = await this.queue.getJob(jobId);
+        await this.store.finish(jobId, { kind: 'final', tokens: tokensOf(job?.returnvalue) });
       }
     }
   }
+}
+
+/** The tokens a completed job's result records (see `InferenceJobResult`). */
+export function tokensOf(result: unknown): number {
+  const tokens = (result as { totalTokens?: unknown } | null | undefined)?.totalTokens;
+  return typeof tokens === 'number' && Number.isFinite(tokens) ? tokens : 0;
 }

@@ -12,18 +12,22 @@ import type { DispatchStore } from './dispatch-store.js';
 import { DISPATCH_STORE } from './dispatch.service.js';
 
 const INTERVAL_MS = 60_000;
+// A restart is when orphans are likely (a crash between add and listing): look soon after it.
+const FIRST_PASS_MS = 5_000;
 const PAGE = 500;
 const MAX_PER_PASS = 5_000;
 
 /**
  * Puts parked jobs that the dispatcher does not know back in their tenant's line: a process that
  * died between adding a job to the queue and listing it leaves one. Idempotent: a job already
- * waiting, leased or due for a retry is left alone.
+ * waiting, leased or due for a retry is left alone. A parked job whose cancel was recorded is
+ * made runnable instead: a worker ends it cancelled without a backend call.
  */
 @Injectable()
 export class ParkedJobsReconciler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ParkedJobsReconciler.name);
   private timer: NodeJS.Timeout | undefined;
+  private firstPass: NodeJS.Timeout | undefined;
   private cursor = 0;
 
   constructor(
@@ -33,14 +37,15 @@ export class ParkedJobsReconciler implements OnApplicationBootstrap, OnModuleDes
 
   onApplicationBootstrap(): void {
     // Jitter keeps many workers from reconciling in lockstep.
-    this.timer = setInterval(
-      () => void this.reconcile(),
-      INTERVAL_MS + Math.floor(Math.random() * 10_000),
-    );
+    const jitter = Math.floor(Math.random() * 10_000);
+    this.firstPass = setTimeout(() => void this.reconcile(), FIRST_PASS_MS + jitter / 2);
+    this.firstPass.unref();
+    this.timer = setInterval(() => void this.reconcile(), INTERVAL_MS + jitter);
     this.timer.unref();
   }
 
   onModuleDestroy(): void {
+    clearTimeout(this.firstPass);
     clearInterval(this.timer);
   }
 
@@ -55,7 +60,12 @@ export class ParkedJobsReconciler implements OnApplicationBootstrap, OnModuleDes
           break;
         }
         for (const job of page) {
-          if (!job?.id || job.data.cancelRequestedAt !== undefined) continue;
+          if (!job?.id) continue;
+          if (job.data.cancelRequestedAt !== undefined) {
+            // Its cancel's own promote was lost (a crash, a race with a round): finish it now.
+            await job.promote().catch(() => undefined);
+            continue;
+          }
           // Settings only fill a tenant the store has never seen; admissions keep them current.
           await this.store.enqueue(
             job.id,

@@ -123,6 +123,30 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
     ]);
   }
 
+  async claim(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+    nodes: readonly DispatchNode[],
+    leaseMs: number,
+  ): Promise<string | null> {
+    const [row] = await this.dataSource.query<{ node: string | null }[]>(
+      `SELECT infq_dispatch_claim($1, $2, $3, $4, $5, $6, $7, $8) AS node`,
+      [
+        jobId,
+        tenant.tenantId,
+        queueName(tenant.tenantId, lane),
+        model,
+        tenant.maxConcurrent,
+        tenant.weight,
+        nodesJson(nodes),
+        leaseMs,
+      ],
+    );
+    return row.node;
+  }
+
   async dispatch(
     nodes: readonly DispatchNode[],
     limit: number,
@@ -178,16 +202,18 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
     });
   }
 
-  async charge(jobId: string, tokens: number): Promise<void> {
-    await this.dataSource.query(`SELECT infq_dispatch_charge($1, $2)`, [jobId, tokens]);
-  }
-
-  async finish(jobId: string, end: AttemptEnd): Promise<void> {
-    await this.dataSource.query(`SELECT infq_dispatch_finish($1, $2, $3, 0)`, [
-      jobId,
-      end.kind,
-      end.kind === 'retry' ? new Date(end.dueAt) : null,
-    ]);
+  async finish(jobId: string, end: AttemptEnd): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ waiting: boolean }[]>(
+      `WITH done AS (SELECT infq_dispatch_finish($1, $2, $3, $4))
+       SELECT EXISTS (SELECT 1 FROM dispatch_jobs WHERE state = 'ready') AS waiting FROM done`,
+      [
+        jobId,
+        end.kind,
+        end.kind === 'retry' ? new Date(end.dueAt) : null,
+        end.kind === 'final' ? (end.tokens ?? 0) : 0,
+      ],
+    );
+    return row.waiting;
   }
 
   async placeStream(streamId: string, nodes: readonly DispatchNode[]): Promise<string | null> {

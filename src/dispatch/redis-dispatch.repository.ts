@@ -116,6 +116,29 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
     );
   }
 
+  async claim(
+    jobId: string,
+    tenant: DispatchTenant,
+    lane: JobLane,
+    model: string,
+    nodes: readonly DispatchNode[],
+    leaseMs: number,
+  ): Promise<string | null> {
+    const node = await this.run(
+      'CLAIM',
+      jobId,
+      tenant.tenantId,
+      queueName(tenant.tenantId, lane),
+      model,
+      tenant.maxConcurrent,
+      tenant.weight,
+      nodesJson(nodes),
+      leaseMs,
+      Math.random(),
+    );
+    return typeof node === 'string' ? node : null;
+  }
+
   async dispatch(
     nodes: readonly DispatchNode[],
     limit: number,
@@ -143,12 +166,16 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
     return ((await this.run('MOVE_LEASE', jobId, nodesJson(nodes))) as string | null) ?? null;
   }
 
-  async charge(jobId: string, tokens: number): Promise<void> {
-    await this.run('CHARGE', jobId, tokens, utcDay(Date.now()));
-  }
-
-  async finish(jobId: string, end: AttemptEnd): Promise<void> {
-    await this.run('FINISH', jobId, end.kind, end.kind === 'retry' ? end.dueAt : 0);
+  async finish(jobId: string, end: AttemptEnd): Promise<boolean> {
+    const waiting = await this.run(
+      'FINISH',
+      jobId,
+      end.kind,
+      end.kind === 'retry' ? end.dueAt : 0,
+      end.kind === 'final' ? (end.tokens ?? 0) : 0,
+      utcDay(Date.now()),
+    );
+    return Number(waiting) > 0;
   }
 
   async placeStream(streamId: string, nodes: readonly DispatchNode[]): Promise<string | null> {

@@ -3,7 +3,7 @@
  * number of instances see each other exactly. Redis's clock is the only clock.
  *
  * Keys under `P` (ARGV[1], e.g. `infq:d`):
- * - `jobs` hash: job id → {"t": tenant, "q": waiting list, "m": model, "s": seq, "c": charged}
+ * - `jobs` hash: job id → {"t": tenant, "q": waiting list, "m": model, "s": seq}
  * - `pending:<tenant>` zset: admitted job ids → admission time (not yet in the queue)
  * - `ready:<list>` zset: waiting job ids → seq (FIFO); `active` zset: lists with work → virtual time
  * - `retry:<list>` zset: job ids → due time; `retrydue` zset: "<list>|<job>" → due time
@@ -74,6 +74,48 @@ local function purge_waits(node, now)
     redis.call('ZREM', P .. ':sseen:' .. node, id)
     redis.call('ZREM', P .. ':swait:' .. node, id)
   end
+end
+-- The caller's nodes, with the room each has now (streams waiting for a place hold it back).
+local function load_nodes(json, now)
+  local nodes = cjson.decode(json)
+  local room = {}
+  for _, n in ipairs(nodes) do
+    purge_waits(n.id, now)
+    room[n.id] = n.max - redis.call('SCARD', P .. ':node:' .. n.id) - redis.call('ZCARD', P .. ':swait:' .. n.id)
+    if type(n.m) == 'table' then
+      n.set = {}
+      for _, model in ipairs(n.m) do n.set[model] = true end
+    end
+  end
+  return nodes, room
+end
+-- Among the nodes serving the model that have room, one drawn with probability stake / total
+-- (u uniform in [0, 1)); nil when they are all full, '' when none serves the model at all.
+local function pick(nodes, room, model, u)
+  local provider, name = 'bus', model
+  if string.sub(model, 1, 10) == 'pistachio/' then provider, name = 'pistachio', string.sub(model, 11) end
+  local any = false
+  local open = {}
+  local total = 0
+  for _, n in ipairs(nodes) do
+    if n.p == provider and n.ok and (n.set == nil or n.set[name]) then
+      any = true
+      if room[n.id] > 0 then
+        table.insert(open, n)
+        total = total + n.s
+      end
+    end
+  end
+  if #open > 0 then
+    local target = u * total
+    for _, n in ipairs(open) do
+      target = target - n.s
+      if target <= 0 then return n.id end
+    end
+    return open[#open].id
+  end
+  if any then return nil end
+  return ''
 end
 `;
 
@@ -153,7 +195,7 @@ redis.call('HSETNX', P .. ':tenant:' .. t, 'weight', ARGV[7])
 local raw = redis.call('HGET', P .. ':jobs', id)
 if not raw then
   local seq = redis.call('INCR', P .. ':seq')
-  redis.call('HSET', P .. ':jobs', id, cjson.encode({t = t, q = q, m = ARGV[5], s = seq, c = 0}))
+  redis.call('HSET', P .. ':jobs', id, cjson.encode({t = t, q = q, m = ARGV[5], s = seq}))
   redis.call('ZADD', P .. ':ready:' .. q, seq, id)
   activate(q)
   return 1
@@ -183,48 +225,12 @@ for _, member in ipairs(due) do
   local id = string.sub(member, sep + 1)
   if redis.call('ZREM', P .. ':retry:' .. q, id) == 1 then wait_again(id) end
 end
-local nodes = cjson.decode(ARGV[2])
-local room = {}
-for _, n in ipairs(nodes) do
-  purge_waits(n.id, now)
-  room[n.id] = n.max - redis.call('SCARD', P .. ':node:' .. n.id) - redis.call('ZCARD', P .. ':swait:' .. n.id)
-  if type(n.m) == 'table' then
-    n.set = {}
-    for _, model in ipairs(n.m) do n.set[model] = true end
-  end
-end
+local nodes, room = load_nodes(ARGV[2], now)
 -- Park-Miller draws from a seed the caller sends: a script's own math.random is not random.
 local seed = tonumber(ARGV[5])
 local function draw()
   seed = (16807 * seed) % 2147483647
   return seed / 2147483647
-end
--- Among the nodes serving the model that have room, one drawn with probability stake / total.
-local function pick(model)
-  local provider, name = 'bus', model
-  if string.sub(model, 1, 10) == 'pistachio/' then provider, name = 'pistachio', string.sub(model, 11) end
-  local any = false
-  local open = {}
-  local total = 0
-  for _, n in ipairs(nodes) do
-    if n.p == provider and n.ok and (n.set == nil or n.set[name]) then
-      any = true
-      if room[n.id] > 0 then
-        table.insert(open, n)
-        total = total + n.s
-      end
-    end
-  end
-  if #open > 0 then
-    local target = draw() * total
-    for _, n in ipairs(open) do
-      target = target - n.s
-      if target <= 0 then return n.id end
-    end
-    return open[#open].id
-  end
-  if any then return nil end
-  return ''
 end
 local out = {}
 local limit = tonumber(ARGV[3])
@@ -250,7 +256,7 @@ while #out < limit * 3 do
         local maxc = tonumber(settings[1] or '1')
         local weight = tonumber(settings[2] or '1')
         if redis.call('SCARD', P .. ':running:' .. j.t) < maxc then
-          local node = pick(j.m)
+          local node = pick(nodes, room, j.m, draw())
           if node then
             redis.call('ZREM', P .. ':ready:' .. q, head)
             take_lease(head, j.t, node, 'job', expiry)
@@ -277,6 +283,32 @@ while #out < limit * 3 do
 end
 redis.call('SET', P .. ':clock', clock)
 return out
+`);
+
+/**
+ * ARGV: P, job, tenant, list, model, max concurrent, weight, nodes JSON, lease ms, u in [0, 1).
+ * The fast path for a job about to be added: when no list waits and no retry is due, the
+ * tenant has a free slot and a node has room, the job is leased at once. Returns the node, or
+ * false (the job is added parked and waits in its list).
+ */
+export const CLAIM = script(`
+local id = ARGV[2]
+local t = ARGV[3]
+local now = now_ms()
+purge(now)
+if redis.call('ZCARD', P .. ':active') > 0 then return false end
+if redis.call('ZRANGEBYSCORE', P .. ':retrydue', '-inf', now, 'LIMIT', 0, 1)[1] then return false end
+if redis.call('HEXISTS', P .. ':jobs', id) == 1 then return false end
+redis.call('HSET', P .. ':tenant:' .. t, 'maxc', ARGV[6], 'weight', ARGV[7])
+if redis.call('SCARD', P .. ':running:' .. t) >= tonumber(ARGV[6]) then return false end
+local nodes, room = load_nodes(ARGV[8], now)
+local node = pick(nodes, room, ARGV[5], tonumber(ARGV[10]))
+if not node then return false end
+redis.call('ZREM', P .. ':pending:' .. t, id)
+local seq = redis.call('INCR', P .. ':seq')
+redis.call('HSET', P .. ':jobs', id, cjson.encode({t = t, q = ARGV[4], m = ARGV[5], s = seq}))
+take_lease(id, t, node, 'job', now + tonumber(ARGV[9]))
+return node
 `);
 
 /** ARGV: P, job, lease ms. Returns the lease's node, or false. */
@@ -315,36 +347,30 @@ end
 return false
 `);
 
-/** ARGV: P, job, tokens, today. */
-export const CHARGE = script(`
-local raw = redis.call('HGET', P .. ':jobs', ARGV[2])
-if not raw then return 0 end
-local j = cjson.decode(raw)
-if j.c == 1 then return 0 end
-j.c = 1
-redis.call('HSET', P .. ':jobs', ARGV[2], cjson.encode(j))
-charge(j.t, tonumber(ARGV[3]), ARGV[4])
-return 1
-`);
-
-/** ARGV: P, job, kind ('final' or 'retry'), due time. */
+/**
+ * ARGV: P, job, kind ('final' or 'retry'), due time, tokens, today. A final job is forgotten
+ * and its tokens charged. Returns how many lists have jobs waiting (none: the freed place needs
+ * no dispatch round).
+ */
 export const FINISH = script(`
 local id = ARGV[2]
 drop_lease(id)
 local raw = redis.call('HGET', P .. ':jobs', id)
-if not raw then return 0 end
-local j = cjson.decode(raw)
-redis.call('ZREM', P .. ':ready:' .. j.q, id)
-if ARGV[3] == 'retry' then
-  redis.call('ZADD', P .. ':retry:' .. j.q, ARGV[4], id)
-  redis.call('ZADD', P .. ':retrydue', ARGV[4], j.q .. '|' .. id)
-  return 1
+if raw then
+  local j = cjson.decode(raw)
+  redis.call('ZREM', P .. ':ready:' .. j.q, id)
+  if ARGV[3] == 'retry' then
+    redis.call('ZADD', P .. ':retry:' .. j.q, ARGV[4], id)
+    redis.call('ZADD', P .. ':retrydue', ARGV[4], j.q .. '|' .. id)
+  else
+    redis.call('ZREM', P .. ':retry:' .. j.q, id)
+    redis.call('ZREM', P .. ':retrydue', j.q .. '|' .. id)
+    redis.call('ZREM', P .. ':pending:' .. j.t, id)
+    redis.call('HDEL', P .. ':jobs', id)
+    charge(j.t, tonumber(ARGV[5]), ARGV[6])
+  end
 end
-redis.call('ZREM', P .. ':retry:' .. j.q, id)
-redis.call('ZREM', P .. ':retrydue', j.q .. '|' .. id)
-redis.call('ZREM', P .. ':pending:' .. j.t, id)
-redis.call('HDEL', P .. ':jobs', id)
-return 1
+return redis.call('ZCARD', P .. ':active')
 `);
 
 /**

@@ -4,10 +4,7 @@ import type { TenantPrincipal } from '../auth/tenant-principal.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import type { Admission } from '../limits/admission.js';
-import type { Job } from 'bullmq';
-import { DispatchService } from '../dispatch/dispatch.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import type { InferenceJobData } from './inference-queue.js';
 import { dispatchTenant } from '../dispatch/dispatch-tenant.js';
 import { InferenceProducer } from './inference.producer.js';
 import { JobWaiter } from './job-waiter.service.js';
@@ -19,15 +16,14 @@ import type { WaitPreference } from './wait-preference.js';
 export class ChatCompletionsService {
   constructor(
     private readonly producer: InferenceProducer,
-    private readonly dispatch: DispatchService,
     private readonly waiter: JobWaiter,
     private readonly metrics: MetricsService,
   ) {}
 
   /**
-   * Queues the request as job `admission.id` and puts it in its tenant's line. Durable once the
-   * queue has it; the dispatcher's list entry is re-made by reconciliation if this process dies
-   * in between.
+   * Queues the request as job `admission.id` in its tenant's line. Durable once the queue has
+   * it; if the dispatcher's store is away, a later round lists it (and reconciliation does, if
+   * this process dies in between).
    */
   async enqueue(
     tenant: TenantPrincipal,
@@ -36,14 +32,17 @@ export class ChatCompletionsService {
     request: string,
     expiresAt?: number,
   ): Promise<void> {
-    let job: Job<InferenceJobData>;
     try {
-      job = await this.producer.enqueue(admission.id, {
-        tenantId: tenant.tenantId,
-        model,
-        request,
-        ...(expiresAt !== undefined && { expiresAt }),
-      });
+      await this.producer.enqueue(
+        admission.id,
+        {
+          tenantId: tenant.tenantId,
+          model,
+          request,
+          ...(expiresAt !== undefined && { expiresAt }),
+        },
+        dispatchTenant(tenant),
+      );
     } catch (error) {
       throw new AppError(
         ErrorCode.ServiceUnavailable,
@@ -54,9 +53,6 @@ export class ChatCompletionsService {
     // The job exists: whatever happens next, the admission is not rolled back.
     admission.settle();
     this.metrics.jobAccepted();
-    await this.dispatch
-      .enqueue(admission.id, dispatchTenant(tenant), 'interactive', model, job)
-      .catch(() => undefined);
   }
 
   sendQueued(reply: FastifyReply, jobId: string, status: 'queued' | 'expired' = 'queued'): void {

@@ -4,7 +4,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AttemptEnd } from '../dispatch/dispatch-store.js';
-import { DispatchService } from '../dispatch/dispatch.service.js';
+import { DispatchService, tokensOf } from '../dispatch/dispatch.service.js';
 import {
   ChatCompletionsClient,
   type ChatCompletionAnswer,
@@ -190,12 +190,8 @@ export class InferenceProcessor
     const jobId = job.id!;
     switch (outcome.kind) {
       case 'complete':
-        this.ends.set(jobId, { kind: 'final' });
-        // Charged before the completion is recorded, once however often this runs. A store
-        // that is away must not turn a finished call into a second one: the tokens go unbilled.
-        await this.dispatch.charge(jobId, outcome.answer.totalTokens).catch((error: Error) => {
-          this.logger.warn(`could not charge job ${jobId}: ${error.message}`);
-        });
+        // Charged when the lease ends, after the completion is recorded: exactly once.
+        this.ends.set(jobId, { kind: 'final', tokens: outcome.answer.totalTokens });
         return outcome.answer;
       case 'retry': {
         const due = Date.now() + outcome.delayMs;
@@ -265,7 +261,7 @@ export class InferenceProcessor
     const state = await job.getState().catch(() => 'unknown');
     return state === 'delayed'
       ? { kind: 'retry', dueAt: Date.now() + this.config.retry.baseMs }
-      : { kind: 'final' };
+      : { kind: 'final', tokens: tokensOf(job.returnvalue) };
   }
 
   private cancel(jobId: string): void {

@@ -3,6 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import type { DispatchTenant } from '../dispatch/dispatch-store.js';
+import { DispatchService } from '../dispatch/dispatch.service.js';
 import {
   CHAT_COMPLETION_JOB,
   INFERENCE_QUEUE,
@@ -12,23 +14,48 @@ import {
 
 /**
  * The only place jobs are added to the queue. Job ids are random UUIDs (the admission id), or
- * derived ids for batch lines. Jobs are added parked: the dispatcher releases each when its
- * tenant has a free slot and a node has room.
+ * derived ids for batch lines. While the pool has room and nothing waits, a job takes its lease
+ * first and is added runnable; otherwise it is added parked and listed, and the dispatcher
+ * releases it when its tenant has a free slot and a node has room.
  */
 @Injectable()
 export class InferenceProducer {
   constructor(
     @InjectQueue(INFERENCE_QUEUE) private readonly queue: Queue<InferenceJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly dispatch: DispatchService,
   ) {}
 
-  /** Adds job `jobId` (once, however often called) and resolves once it is stored durably. */
-  async enqueue(jobId: string, data: InferenceJobData): Promise<Job<InferenceJobData>> {
+  /**
+   * Adds job `jobId` (once, however often called) and resolves once it is stored durably and
+   * in the dispatcher's hands. Throws only if the queue did not take it.
+   */
+  async enqueue(
+    jobId: string,
+    data: InferenceJobData,
+    tenant: DispatchTenant,
+  ): Promise<Job<InferenceJobData>> {
+    const lane = data.lane ?? 'interactive';
+    // Batch lines (whose ids repeat when a batch is resumed) always take turns in their list.
+    const leased =
+      lane === 'interactive' && (await this.dispatch.claim(jobId, tenant, lane, data.model));
+    let job: Job<InferenceJobData>;
+    try {
+      job = await this.add(jobId, data, leased);
+    } catch (error) {
+      if (leased) await this.dispatch.finish(jobId, { kind: 'final' });
+      throw error;
+    }
+    if (!leased) await this.dispatch.enqueue(jobId, tenant, lane, data.model);
+    return job;
+  }
+
+  private add(jobId: string, data: InferenceJobData, leased: boolean) {
     const { retry, retention } = this.config;
     return this.queue.add(CHAT_COMPLETION_JOB, data, {
       jobId,
-      // Parked until dispatched: waiting for a slot is not an attempt.
-      delay: PARK_MS,
+      // Parked until dispatched, unless leased already: waiting for a slot is not an attempt.
+      ...(!leased && { delay: PARK_MS }),
       attempts: retry.maxRetries + 1,
       // Each retry's delay is decided by retry-policy.ts and kept by the dispatcher.
       backoff: { type: 'custom' },

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DispatchService } from '../dispatch/dispatch.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { TenantsService } from '../tenants/tenants.service.js';
 import type { JobOrigin } from './job-lifecycle.service.js';
@@ -28,7 +27,6 @@ export interface JobSubmission {
 export class JobSubmissionService {
   constructor(
     private readonly producer: InferenceProducer,
-    private readonly dispatch: DispatchService,
     private readonly tenants: TenantsService,
     private readonly metrics: MetricsService,
   ) {}
@@ -36,23 +34,20 @@ export class JobSubmissionService {
   async submit(submission: JobSubmission): Promise<string> {
     const jobId = submission.jobId ?? randomUUID();
     const lane = submission.origin ? 'batch' : 'interactive';
-    const job = await this.producer.enqueue(jobId, {
-      tenantId: submission.tenantId,
-      model: submission.model,
-      request: submission.request,
-      lane,
-      ...(submission.origin && { origin: submission.origin }),
-      ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
-    });
-    this.metrics.jobAccepted();
     const tenant = await this.tenants.get(submission.tenantId);
-    await this.dispatch.enqueue(
+    await this.producer.enqueue(
       jobId,
+      {
+        tenantId: submission.tenantId,
+        model: submission.model,
+        request: submission.request,
+        lane,
+        ...(submission.origin && { origin: submission.origin }),
+        ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
+      },
       { tenantId: tenant.id, maxConcurrent: tenant.maxConcurrent, weight: tenant.weight },
-      lane,
-      submission.model,
-      job,
     );
+    this.metrics.jobAccepted();
     return jobId;
   }
 }

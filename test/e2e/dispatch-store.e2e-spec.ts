@@ -266,15 +266,15 @@ describe.each(['redis', 'postgres'] as const)('dispatch store conformance (%s)',
     expect((await store.counters(streams.id)).tokensToday).toBe(10);
   });
 
-  it('charges a job once however often it is charged', async () => {
+  it('charges a job once, when it ends, however often it is ended', async () => {
     const nodes = [node(`n-${randomUUID()}`, 10)];
     const t = tenant();
     const job = await t.submit();
     await ids(nodes);
-    await store.charge(job, 40);
-    await store.charge(job, 40);
-    await store.finish(job, { kind: 'final' });
-    await store.charge(job, 40);
+    await store.finish(job, { kind: 'retry', dueAt: Date.now() + 60_000 });
+    expect((await store.counters(t.id)).tokensToday).toBe(0);
+    await store.finish(job, { kind: 'final', tokens: 40 });
+    await store.finish(job, { kind: 'final', tokens: 40 });
     expect((await store.counters(t.id)).tokensToday).toBe(40);
   });
 
@@ -318,5 +318,51 @@ describe.each(['redis', 'postgres'] as const)('dispatch store conformance (%s)',
     );
     expect(await store.begin(first, LEASE)).toBe(nodes[0].id);
     expect(await store.queuePosition(t.id, 'interactive', second)).toBe(1);
+  });
+
+  it('leases a new job at once while nothing waits and there is room, and never otherwise', async () => {
+    const nodes = [node(`n-${randomUUID()}`, 2)];
+    const t = tenant({ maxConcurrent: 2 });
+    const settings = { tenantId: t.id, maxConcurrent: 2, weight: 1 };
+    const admitted = async () => {
+      const jobId = randomUUID();
+      const result = await store.admit({
+        tenantId: t.id,
+        admissionId: jobId,
+        kind: 'job',
+        limits: t.limits,
+      });
+      expect(result.admitted).toBe(true);
+      return jobId;
+    };
+    const first = await admitted();
+    expect(await store.claim(first, settings, 'interactive', 'm', nodes, LEASE)).toBe(nodes[0].id);
+    expect(await store.begin(first, LEASE)).toBe(nodes[0].id);
+    // A job the dispatcher already knows is not claimed again.
+    expect(await store.claim(first, settings, 'interactive', 'm', nodes, LEASE)).toBeNull();
+    expect(await store.counters(t.id)).toMatchObject({ openSlots: 1, queuedJobs: 0 });
+
+    // A tenant with no free slot, or a pool with no room, means the list.
+    const other = tenant({ maxConcurrent: 1 });
+    const otherSettings = { tenantId: other.id, maxConcurrent: 1, weight: 1 };
+    const second = await admitted();
+    expect(await store.claim(second, settings, 'interactive', 'm', nodes, LEASE)).toBe(nodes[0].id);
+    const third = await admitted();
+    expect(await store.claim(third, settings, 'interactive', 'm', nodes, LEASE)).toBeNull();
+    const wide = [node(`n-${randomUUID()}`, 5)];
+    expect(await store.claim(third, settings, 'interactive', 'm', wide, LEASE)).toBeNull();
+    const fourth = randomUUID();
+    expect(await store.claim(fourth, otherSettings, 'interactive', 'm', nodes, LEASE)).toBeNull();
+
+    // Once a job waits in a list, every new job queues behind it, even where there is room.
+    await store.enqueue(third, settings, 'interactive', 'm', false);
+    expect(await store.claim(fourth, otherSettings, 'interactive', 'm', wide, LEASE)).toBeNull();
+    await store.finish(first, { kind: 'final' });
+    expect(await ids(nodes)).toEqual([third]);
+    // No node serves the model at all: leased on no node, so the attempt fails as it should.
+    const fifth = randomUUID();
+    expect(
+      await store.claim(fifth, otherSettings, 'interactive', 'x', [node('a', 1, ['y'])], LEASE),
+    ).toBe('');
   });
 });
