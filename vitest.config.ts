@@ -1,18 +1,12 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-// End-to-end files that drive a CPU-heavy load, measure latency against a baseline, or kill
-// processes and wait out leases: they run one at a time, after the rest, so that another file's
-// load cannot skew what they measure or stretch what they wait for.
+// End-to-end files that drive a CPU-heavy load or measure latency against a baseline run one at
+// a time, after the rest, so that another file's load cannot skew what they measure.
 const SERIAL_E2E = [
   'test/e2e/limits.recovery.e2e-spec.ts',
-  'test/e2e/durability.e2e-spec.ts',
-  'test/e2e/dispatch.crash.e2e-spec.ts',
   'test/e2e/reliability-auth.e2e-spec.ts',
   'test/e2e/reliability-sign-in.e2e-spec.ts',
-  'test/e2e/reliability-embedded.e2e-spec.ts',
-  'test/e2e/embedded-start.e2e-spec.ts',
-  'test/e2e/limits.cluster.e2e-spec.ts',
 ];
 
 const e2e = {

@@ -52,6 +52,10 @@ const SHUTDOWN_REASON = 'worker shutting down';
 // A cancel request can overtake the job's start on another instance; remember it this long.
 const CANCEL_MEMORY_MS = 60_000;
 
+// The dispatcher keeps time by its store's clock; a retry released this much before this
+// process's clock says it is due is not early.
+const CLOCK_TOLERANCE_MS = 1_000;
+
 @Processor(INFERENCE_QUEUE, {
   settings: {
     // Every retry's delay is decided by retry-policy.ts and kept by the dispatcher, which
@@ -136,6 +140,10 @@ export class InferenceProcessor
     // Not handed out by the dispatcher (e.g. a stalled job whose lease ran out): back in line,
     // and this is no attempt.
     if (!placement) return this.park(job, token);
+    // A retry handed out before its time: its process died after the queue recorded the failed
+    // attempt but before the dispatcher heard of the retry. It waits for its time, holding nothing.
+    const retryAt = earlyRetryAt(job);
+    if (retryAt !== undefined) return this.deferRetry(job, token, retryAt);
     return this.settle(job, token, await this.attempt(job, placement, signal));
   }
 
@@ -228,6 +236,18 @@ export class InferenceProcessor
     throw new DelayedError();
   }
 
+  /** Parked again until its retry time, which the dispatcher keeps; not an attempt. */
+  private async deferRetry(
+    job: InferenceJob,
+    token: string | undefined,
+    retryAt: number,
+  ): Promise<never> {
+    await job.moveToDelayed(Date.now() + PARK_MS, token);
+    const dueAt = Math.min(retryAt, job.data.expiresAt ?? retryAt);
+    await this.dispatch.finish(job.id!, { kind: 'retry', dueAt });
+    throw new DelayedError();
+  }
+
   /** After the queue recorded an attempt's outcome: the lease ends, a final job is announced. */
   private async recorded(job: InferenceJob, state: 'completed' | 'failed'): Promise<void> {
     const jobId = job.id!;
@@ -289,4 +309,12 @@ function progressOf(
     lastError: { status: failure.kind === 'http' ? failure.status : null, message },
     ...(nextRetryAt !== undefined && { nextRetryAt }),
   };
+}
+
+/** When a retried job that reached a worker is due, if that is still ahead; else undefined. */
+function earlyRetryAt(job: InferenceJob): number | undefined {
+  const progress = (typeof job.progress === 'object' ? job.progress : {}) as InferenceJobProgress;
+  const retryAt = progress.nextRetryAt;
+  if (job.attemptsMade === 0 || retryAt === undefined) return undefined;
+  return retryAt > Date.now() + CLOCK_TOLERANCE_MS ? retryAt : undefined;
 }
