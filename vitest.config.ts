@@ -1,10 +1,13 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-// End-to-end files that drive a CPU-heavy load or measure latency against a baseline run one at
-// a time, after the rest, so that another file's load cannot skew what they measure.
+// End-to-end files that drive a CPU-heavy load, measure latency against a baseline, or load two
+// infq processes on one PostgreSQL run one at a time, after the rest: another file's load must
+// not skew what they measure, nor its connections exhaust PostgreSQL's default 100.
 const SERIAL_E2E = [
   'test/e2e/limits.recovery.e2e-spec.ts',
+  'test/e2e/limits.cluster.e2e-spec.ts',
+  'test/e2e/dispatch.crash.e2e-spec.ts',
   'test/e2e/reliability-auth.e2e-spec.ts',
   'test/e2e/reliability-sign-in.e2e-spec.ts',
 ];

@@ -205,10 +205,23 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
         if (!list.endsWith('#b')) tenants.add(list);
       }
     }
-    for (const tenantId of tenants) {
-      const counters = await this.counters(tenantId);
-      load.tenants[tenantId] = { queued: counters.queuedJobs, running: counters.openSlots };
+    // Read-only, one round trip: a stats read must not run the purging admission scripts.
+    const ids = [...tenants];
+    const pipeline = this.redis.pipeline();
+    for (const tenantId of ids) {
+      pipeline.scard(`${this.prefix}:running:${tenantId}`);
+      for (const kind of ['pending', 'ready', 'retry']) {
+        pipeline.zcard(`${this.prefix}:${kind}:${tenantId}`);
+      }
     }
+    const counts = ((await pipeline.exec()) ?? []).map(([error, count]) => {
+      if (error) throw error;
+      return Number(count);
+    });
+    ids.forEach((tenantId, index) => {
+      const [running, pending, ready, retry] = counts.slice(index * 4, index * 4 + 4);
+      load.tenants[tenantId] = { queued: pending + ready + retry, running };
+    });
     return load;
   }
 
