@@ -51,6 +51,23 @@ export type JobLane = 'interactive' | 'batch';
 export const queueName = (tenantId: string, lane: JobLane): string =>
   lane === 'batch' ? `${tenantId}#b` : tenantId;
 
+/** A job's listing as both stores take it: job, tenant, list, model, max concurrent, weight. */
+export function listingArgs(
+  jobId: string,
+  tenant: DispatchTenant,
+  lane: JobLane,
+  model: string,
+): [string, string, string, string, number, number] {
+  return [
+    jobId,
+    tenant.tenantId,
+    queueName(tenant.tenantId, lane),
+    model,
+    tenant.maxConcurrent,
+    tenant.weight,
+  ];
+}
+
 /** The nodes as the store scripts read them. */
 export function nodesJson(nodes: readonly DispatchNode[]): string {
   return JSON.stringify(

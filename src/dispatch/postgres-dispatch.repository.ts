@@ -17,6 +17,7 @@ import {
   type DispatchStore,
   type DispatchTenant,
   type JobLane,
+  listingArgs,
   nodesJson,
 } from './dispatch-store.js';
 
@@ -113,12 +114,7 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
     force: boolean,
   ): Promise<void> {
     await this.dataSource.query(`SELECT infq_dispatch_enqueue($1, $2, $3, $4, $5, $6, $7)`, [
-      jobId,
-      tenant.tenantId,
-      queueName(tenant.tenantId, lane),
-      model,
-      tenant.maxConcurrent,
-      tenant.weight,
+      ...listingArgs(jobId, tenant, lane, model),
       force,
     ]);
   }
@@ -133,16 +129,7 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
   ): Promise<string | null> {
     const [row] = await this.dataSource.query<{ node: string | null }[]>(
       `SELECT infq_dispatch_claim($1, $2, $3, $4, $5, $6, $7, $8) AS node`,
-      [
-        jobId,
-        tenant.tenantId,
-        queueName(tenant.tenantId, lane),
-        model,
-        tenant.maxConcurrent,
-        tenant.weight,
-        nodesJson(nodes),
-        leaseMs,
-      ],
+      [...listingArgs(jobId, tenant, lane, model), nodesJson(nodes), leaseMs],
     );
     return row.node;
   }

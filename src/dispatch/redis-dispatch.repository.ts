@@ -17,6 +17,7 @@ import {
   type DispatchStore,
   type DispatchTenant,
   type JobLane,
+  listingArgs,
   nodesJson,
 } from './dispatch-store.js';
 import * as scripts from './redis-dispatch.scripts.js';
@@ -104,16 +105,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
     model: string,
     force: boolean,
   ): Promise<void> {
-    await this.run(
-      'ENQUEUE',
-      jobId,
-      tenant.tenantId,
-      queueName(tenant.tenantId, lane),
-      model,
-      tenant.maxConcurrent,
-      tenant.weight,
-      force ? '1' : '0',
-    );
+    await this.run('ENQUEUE', ...listingArgs(jobId, tenant, lane, model), force ? '1' : '0');
   }
 
   async claim(
@@ -126,12 +118,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
   ): Promise<string | null> {
     const node = await this.run(
       'CLAIM',
-      jobId,
-      tenant.tenantId,
-      queueName(tenant.tenantId, lane),
-      model,
-      tenant.maxConcurrent,
-      tenant.weight,
+      ...listingArgs(jobId, tenant, lane, model),
       nodesJson(nodes),
       leaseMs,
       Math.random(),

@@ -91,7 +91,8 @@ export function describeAsyncRequests(backend: QueueBackendKind): void {
       expect((await infq.job(tenant.key, id)).expires_at).toBeGreaterThan(started / 1000);
       const call = await fake.waitForRequest((request) => request.prompt === 'deadline-hang');
       const job = await infq.jobUntil(tenant.key, id, (view) => view.status === 'expired', 5_000);
-      expect(Date.now() - started).toBeLessThan(3_000);
+      // The deadline is 2 s: the job ends within half a second of it.
+      expect(Date.now() - started).toBeLessThan(2_500);
       expect(job.retries).toBe(0);
       await eventually(() => expect(call.aborted).toBe(true), 1_000);
       expect(fake.completions('deadline-hang')).toHaveLength(1);
