@@ -57,7 +57,8 @@ export class AdminsService implements OnApplicationBootstrap {
       first.email,
       await hashPassword(first.password),
     );
-    if (created) this.logger.log(`created admin ${created.email} from ADMIN_EMAIL`);
+    if (created)
+      this.logger.log({ msg: 'created the first admin from ADMIN_EMAIL', email: created.email });
   }
 
   async create(email: string, password: string): Promise<AdminUser> {

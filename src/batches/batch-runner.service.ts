@@ -148,7 +148,9 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
       for (const id of ids) {
         if (this.working.has(id) || this.stopping) continue;
         const work = this.work(id)
-          .catch((error: Error) => this.logger.warn(`batch ${id}: ${error.message}`))
+          .catch((error: Error) =>
+            this.logger.warn({ msg: 'batch run failed', batchId: id, error: error.message }),
+          )
           .finally(() => this.working.delete(id));
         this.working.set(id, work);
       }

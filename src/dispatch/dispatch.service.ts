@@ -95,7 +95,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       await this.store.enqueue(jobId, tenant, lane, model, false);
     } catch (error) {
       if (this.unlisted.size < MAX_UNLISTED_JOBS) this.unlisted.set(jobId, { tenant, lane, model });
-      this.logger.debug(`job ${jobId} listed later: ${(error as Error).message}`);
+      this.logger.debug({ msg: 'job listed later', jobId, error: (error as Error).message });
     }
     this.kick();
   }
@@ -157,7 +157,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       if (await this.store.finish(jobId, end)) this.kick();
     } catch (error) {
       // The lease runs out by itself; a final job is forgotten by the next reconciliation.
-      this.logger.warn(`could not release job ${jobId}: ${(error as Error).message}`);
+      this.logger.warn({ msg: 'could not release a job', jobId, error: (error as Error).message });
     }
   }
 
@@ -211,7 +211,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
     this.held.delete(streamId);
     await this.store.releaseStream(tenantId, streamId, tokens).catch((error: Error) => {
-      this.logger.warn(`could not release stream ${streamId}: ${error.message}`);
+      this.logger.warn({ msg: 'could not release a stream', streamId, error: error.message });
     });
     this.kick();
   }

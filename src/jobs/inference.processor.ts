@@ -253,15 +253,17 @@ export class InferenceProcessor
     const jobId = job.id!;
     const end = this.ends.get(jobId) ?? (await this.endOf(job));
     this.ends.delete(jobId);
-    await this.dispatch.finish(jobId, end);
     if (end.kind !== 'final') {
       this.metrics.jobRetried();
+      await this.dispatch.finish(jobId, end);
       return;
     }
     const snapshot = toJobSnapshot(job, state);
     const status = snapshot.view.status;
+    // Counted as soon as the outcome is recorded, before the store round trip.
+    if (status !== 'queued' && status !== 'processing') this.metrics.jobFinished(status);
+    await this.dispatch.finish(jobId, end);
     if (status === 'queued' || status === 'processing') return;
-    this.metrics.jobFinished(status);
     await this.lifecycle.publishFinal({
       jobId,
       tenantId: job.data.tenantId,

@@ -49,7 +49,11 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
   /** Undoes an admission whose request failed before a job or stream took it over. */
   async rollback(tenantId: string, admissionId: string): Promise<void> {
     await this.store.rollback(tenantId, admissionId).catch((error: Error) => {
-      this.logger.warn(`could not roll back admission ${admissionId}: ${error.message}`);
+      this.logger.warn({
+        msg: 'could not roll back an admission',
+        admissionId,
+        error: error.message,
+      });
     });
   }
 

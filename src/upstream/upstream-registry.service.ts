@@ -7,6 +7,7 @@ import { stakeWeightedOrder } from './stake-order.js';
 import { labelUpstreamNodes, type UpstreamFailure } from './upstream-failure.js';
 import { UpstreamNode, type UpstreamProvider } from './upstream-node.js';
 import type { DispatchNode } from '../dispatch/dispatch-store.js';
+import { redactCredentials } from '../config/redact-credentials.js';
 
 /** A node as the dispatcher's store sees it. */
 export function toDispatchNode(node: UpstreamNode): DispatchNode {
@@ -161,12 +162,20 @@ export class UpstreamRegistry implements OnApplicationShutdown {
   private apply(node: UpstreamNode, transition: HealthTransition): void {
     if (transition === 'became_unhealthy') {
       const { consecutiveFailures, lastError } = node.health.snapshot(Date.now());
-      this.logger.warn(
-        `${node.provider} node ${node.url} is unhealthy after ${consecutiveFailures} failures in a row; last: ${lastError?.message ?? 'unknown'}`,
-      );
+      this.logger.warn({
+        msg: 'node unhealthy after failures in a row',
+        ...nodeFields(node),
+        consecutiveFailures,
+        lastError: lastError?.message ?? 'unknown',
+      });
       this.events.emit(NODE_UNHEALTHY_EVENT, node);
     } else if (transition === 'became_healthy') {
-      this.logger.log(`${node.provider} node ${node.url} answered its probe: healthy again`);
+      this.logger.log({ msg: 'node answered its probe: healthy again', ...nodeFields(node) });
     }
   }
+}
+
+/** A node in log lines: its id and its URL without credentials. */
+function nodeFields(node: UpstreamNode): { provider: string; node: string; url: string } {
+  return { provider: node.provider, node: node.id, url: redactCredentials(node.url) };
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
+import type { TransactionHook } from '../database/transaction-hook.js';
 import { WebhookEndpoint } from './webhook-endpoint.entity.js';
 
 export interface WebhookEndpointChanges {
@@ -18,14 +19,16 @@ export class WebhookEndpointsRepository {
     @InjectRepository(WebhookEndpoint) private readonly endpoints: Repository<WebhookEndpoint>,
   ) {}
 
-  create(input: {
-    tenantId: string;
-    url: string;
-    events: string[];
-    enabled: boolean;
-    secret: string;
-  }): Promise<WebhookEndpoint> {
-    return this.endpoints.save(this.endpoints.create(input));
+  /** Inserts an endpoint; `within` runs in the same transaction (the audit record). */
+  create(
+    input: { tenantId: string; url: string; events: string[]; enabled: boolean; secret: string },
+    within?: TransactionHook<WebhookEndpoint>,
+  ): Promise<WebhookEndpoint> {
+    return this.endpoints.manager.transaction(async (manager) => {
+      const endpoint = await manager.save(manager.create(WebhookEndpoint, input));
+      await within?.(manager, endpoint);
+      return endpoint;
+    });
   }
 
   findById(id: string): Promise<WebhookEndpoint | null> {
@@ -36,13 +39,28 @@ export class WebhookEndpointsRepository {
     return this.endpoints.find({ where: { tenantId }, order: { createdAt: 'ASC' } });
   }
 
-  async update(id: string, changes: WebhookEndpointChanges): Promise<WebhookEndpoint | null> {
-    if (Object.keys(changes).length > 0) await this.endpoints.update({ id }, changes);
-    return this.findById(id);
+  /** Applies `changes`; `within` runs in the same transaction when the endpoint exists. */
+  update(
+    id: string,
+    changes: WebhookEndpointChanges,
+    within?: TransactionHook<WebhookEndpoint>,
+  ): Promise<WebhookEndpoint | null> {
+    return this.endpoints.manager.transaction(async (manager) => {
+      if (Object.keys(changes).length > 0) await manager.update(WebhookEndpoint, { id }, changes);
+      const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
+      if (endpoint) await within?.(manager, endpoint);
+      return endpoint;
+    });
   }
 
-  async delete(id: string): Promise<boolean> {
-    const result = await this.endpoints.delete({ id });
-    return (result.affected ?? 0) > 0;
+  /** Deletes an endpoint; `within` runs in the same transaction when it existed. */
+  delete(id: string, within?: TransactionHook<WebhookEndpoint>): Promise<boolean> {
+    return this.endpoints.manager.transaction(async (manager) => {
+      const endpoint = await manager.findOneBy(WebhookEndpoint, { id });
+      if (!endpoint) return false;
+      await manager.delete(WebhookEndpoint, { id });
+      await within?.(manager, endpoint);
+      return true;
+    });
   }
 }

@@ -10,6 +10,7 @@ import {
   type WebhookEndpointChanges,
 } from './webhook-endpoints.repository.js';
 import { displaySecret, generateSigningKey } from './webhook-signature.js';
+import type { TransactionHook } from '../database/transaction-hook.js';
 
 /** After a rotation, deliveries are signed with the old secret too for this long. */
 export const PREVIOUS_SECRET_GRACE_MS = 24 * 3_600_000;
@@ -32,17 +33,21 @@ export class WebhookEndpointsService {
   async create(
     tenantId: string,
     input: WebhookEndpointCreateDto,
+    within?: TransactionHook<WebhookEndpoint>,
   ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
     const tenant = await this.tenants.get(tenantId);
     await this.assertAllowedUrl(input.url);
     const signingKey = generateSigningKey();
-    const endpoint = await this.endpoints.create({
-      tenantId: tenant.id,
-      url: input.url,
-      events: input.events,
-      enabled: input.enabled,
-      secret: signingKey,
-    });
+    const endpoint = await this.endpoints.create(
+      {
+        tenantId: tenant.id,
+        url: input.url,
+        events: input.events,
+        enabled: input.enabled,
+        secret: signingKey,
+      },
+      within,
+    );
     this.cache.delete(tenant.id);
     return { endpoint, secret: displaySecret(signingKey) };
   }
@@ -67,6 +72,7 @@ export class WebhookEndpointsService {
   async update(
     id: string,
     input: WebhookEndpointUpdateDto,
+    within?: TransactionHook<WebhookEndpoint>,
   ): Promise<{ endpoint: WebhookEndpoint; secret: string | undefined }> {
     const current = await this.get(id);
     if (input.url !== undefined) await this.assertAllowedUrl(input.url);
@@ -85,14 +91,14 @@ export class WebhookEndpointsService {
       });
       secret = displaySecret(signingKey);
     }
-    const endpoint = (await this.endpoints.update(id, changes)) ?? current;
+    const endpoint = (await this.endpoints.update(id, changes, within)) ?? current;
     this.cache.delete(current.tenantId);
     return { endpoint, secret };
   }
 
-  async delete(id: string): Promise<WebhookEndpoint> {
+  async delete(id: string, within?: TransactionHook<WebhookEndpoint>): Promise<WebhookEndpoint> {
     const endpoint = await this.get(id);
-    await this.endpoints.delete(id);
+    await this.endpoints.delete(id, within);
     this.cache.delete(endpoint.tenantId);
     return endpoint;
   }

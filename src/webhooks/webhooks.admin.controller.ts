@@ -56,15 +56,16 @@ export class WebhooksAdminController {
     @Body(new ZodValidationPipe(WebhookEndpointCreateSchema)) body: WebhookEndpointCreateDto,
     @CurrentActor() by: AuditActor,
   ): Promise<WebhookEndpointResponseDto> {
-    const { endpoint, secret } = await this.endpoints.create(tenantId, body);
-    await this.audit.recordAlone({
-      by,
-      action: AuditAction.WebhookCreated,
-      objectType: 'webhook_endpoint',
-      objectId: endpoint.id,
-      tenantId,
-      details: { url: endpoint.url, events: body.events },
-    });
+    const { endpoint, secret } = await this.endpoints.create(tenantId, body, (manager, created) =>
+      this.audit.record(manager, {
+        by,
+        action: AuditAction.WebhookCreated,
+        objectType: 'webhook_endpoint',
+        objectId: created.id,
+        tenantId: created.tenantId,
+        details: { url: created.url, events: body.events },
+      }),
+    );
     return { ...toWebhookEndpointResponse(endpoint), secret };
   }
 
@@ -95,16 +96,17 @@ export class WebhooksAdminController {
     @Body(new ZodValidationPipe(WebhookEndpointUpdateSchema)) body: WebhookEndpointUpdateDto,
     @CurrentActor() by: AuditActor,
   ): Promise<WebhookEndpointResponseDto> {
-    const { endpoint, secret } = await this.endpoints.update(id, body);
-    await this.audit.recordAlone({
-      by,
-      action: AuditAction.WebhookUpdated,
-      objectType: 'webhook_endpoint',
-      objectId: id,
-      tenantId: endpoint.tenantId,
-      // Never the secret itself: only that it was rotated.
-      details: { ...body, ...(body.rotate_secret !== undefined && { rotate_secret: true }) },
-    });
+    const { endpoint, secret } = await this.endpoints.update(id, body, (manager, changed) =>
+      this.audit.record(manager, {
+        by,
+        action: AuditAction.WebhookUpdated,
+        objectType: 'webhook_endpoint',
+        objectId: changed.id,
+        tenantId: changed.tenantId,
+        // Never the secret itself: only that it was rotated.
+        details: { ...body, ...(body.rotate_secret !== undefined && { rotate_secret: true }) },
+      }),
+    );
     return { ...toWebhookEndpointResponse(endpoint), ...(secret !== undefined && { secret }) };
   }
 
@@ -115,14 +117,15 @@ export class WebhooksAdminController {
     @Param('id') id: string,
     @CurrentActor() by: AuditActor,
   ): Promise<{ id: string; object: 'webhook_endpoint'; deleted: true }> {
-    const endpoint = await this.endpoints.delete(id);
-    await this.audit.recordAlone({
-      by,
-      action: AuditAction.WebhookDeleted,
-      objectType: 'webhook_endpoint',
-      objectId: id,
-      tenantId: endpoint.tenantId,
-    });
+    const endpoint = await this.endpoints.delete(id, (manager, deleted) =>
+      this.audit.record(manager, {
+        by,
+        action: AuditAction.WebhookDeleted,
+        objectType: 'webhook_endpoint',
+        objectId: deleted.id,
+        tenantId: deleted.tenantId,
+      }),
+    );
     return { id: endpoint.id, object: 'webhook_endpoint', deleted: true };
   }
 

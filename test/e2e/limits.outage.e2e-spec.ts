@@ -70,12 +70,24 @@ describe.each(['redis', 'postgres'] as const)(
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ status: 'down' });
       expect(Date.now() - started).toBeLessThan(9_000);
+      // Live, but not ready, naming what is down (readiness is checked at most every 0.5 s).
+      expect((await infq.fetch('/health/live')).status).toBe(200);
+      await eventually(async () => {
+        const ready = await infq.fetch('/health/ready');
+        const { message } = await expectOpenAiError(ready, 503, 'service_unavailable');
+        expect(message).toContain(
+          store === 'redis' ? 'Not ready: queue down' : 'Not ready: database, queue down',
+        );
+      });
 
       await proxy.restore();
       const after = await eventually(async () => {
         const response = await infq.chat(tenant.key, 'after outage');
         expect(response.status).toBe(202);
         return (await response.json()) as { id: string };
+      }, 20_000);
+      await eventually(async () => {
+        expect((await infq.fetch('/health/ready')).status).toBe(200);
       }, 20_000);
       // The workers came back too: the new job runs to the end.
       expect(await infq.jobFinal(tenant.key, after.id, 30_000)).toMatchObject({

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
 import {
+  eventually,
   expectOpenAiError,
   Infq,
   type QueueBackendKind,
@@ -160,18 +161,24 @@ export function describeObservability(backend: QueueBackendKind): void {
       expect((await infq.jobFinal(tenant.key, retried)).status).toBe('complete');
       expect((await infq.jobFinal(tenant.key, dead)).status).toBe('dead');
       await infq.jobUntil(tenant.key, expired, (job) => job.status === 'expired');
-      const after = await scrape();
 
-      expect(
-        after.value('infq_jobs_accepted_total') - before.value('infq_jobs_accepted_total'),
-      ).toBe(5);
-      expect(after.value('infq_jobs_retried_total') - before.value('infq_jobs_retried_total')).toBe(
-        1,
-      );
-      expect(finished(after, 'complete') - finished(before, 'complete')).toBe(2);
-      expect(finished(after, 'dead') - finished(before, 'dead')).toBe(1);
-      expect(finished(after, 'cancelled') - finished(before, 'cancelled')).toBe(1);
-      expect(finished(after, 'expired') - finished(before, 'expired')).toBe(1);
+      // The worker counts an outcome once the queue has recorded it, which a client can see a
+      // moment before: the counters reach their values, and stay there.
+      const deltas = async () => {
+        const after = await scrape();
+        return {
+          accepted:
+            after.value('infq_jobs_accepted_total') - before.value('infq_jobs_accepted_total'),
+          retried: after.value('infq_jobs_retried_total') - before.value('infq_jobs_retried_total'),
+          complete: finished(after, 'complete') - finished(before, 'complete'),
+          dead: finished(after, 'dead') - finished(before, 'dead'),
+          cancelled: finished(after, 'cancelled') - finished(before, 'cancelled'),
+          expired: finished(after, 'expired') - finished(before, 'expired'),
+        };
+      };
+      const expected = { accepted: 5, retried: 1, complete: 2, dead: 1, cancelled: 1, expired: 1 };
+      await eventually(async () => expect(await deltas()).toEqual(expected), 2_000);
+      expect(await deltas()).toEqual(expected);
     });
 
     it('lists every documented series', async () => {
