@@ -117,12 +117,16 @@ describe.each(QUEUE_BACKENDS)('concurrency slots always come back (%s backend)',
         expect(health.queue.queued + health.queue.processing + health.queue.retrying).toBe(0);
       }, 90_000);
       for (const job of jobs) expect((await get(job)).status).toBe(expectedStatus[job.marker]);
-      for (const tenant of tenants) {
-        const view = await (
-          await fetch(`${infq.url}/admin/api/tenants/${tenant.id}`, { headers: admin })
-        ).json();
-        expect(view.usage.open_jobs).toBe(0);
-      }
+      // A lease the killed worker held runs out within the lease time (30 s); then every
+      // tenant's count is back to the real number running: none.
+      await eventually(async () => {
+        for (const tenant of tenants) {
+          const view = await (
+            await fetch(`${infq.url}/admin/api/tenants/${tenant.id}`, { headers: admin })
+          ).json();
+          expect(view.usage.open_jobs).toBe(0);
+        }
+      }, 35_000);
     },
   );
 });
