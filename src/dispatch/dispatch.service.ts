@@ -82,8 +82,9 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   /**
-   * A job is durably in the queue (parked): it joins its tenant's list, and a round runs. Never fails: while the store is
-   * away the job is listed by a later round (or, past a bound, by the parked-jobs reconciler).
+   * A job is durably in the queue (parked): it joins its tenant's list, and a round runs. Never
+   * fails: while the store is away the job is listed by a later round (or, past a bound, by the
+   * parked-jobs reconciler).
    */
   async enqueue(
     jobId: string,
@@ -175,8 +176,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** A waiting job that was cancelled or deleted: it leaves the dispatcher. */
   async forget(jobId: string): Promise<void> {
-    await this.store.finish(jobId, { kind: 'final' });
-    this.kick();
+    if (await this.store.finish(jobId, { kind: 'final' })) this.kick();
   }
 
   /**
