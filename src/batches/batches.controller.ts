@@ -48,7 +48,7 @@ export class BatchesController {
   ): Promise<BatchResponseDto> {
     // A batch counts as one request against rpm (and is refused past the day's tokens).
     const admissionId = randomUUID();
-    void reply.headers(await this.limits.admit(tenant, admissionId, 'batch'));
+    void reply.headers((await this.limits.admit(tenant, admissionId, 'batch')).headers);
     try {
       return toBatchResponse(await this.batches.create(tenant.tenantId, dto));
     } catch (error) {

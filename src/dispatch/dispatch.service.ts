@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
 import { INFERENCE_QUEUE, type InferenceJobData } from '../jobs/inference-queue.js';
+import type { AdmissionClaim } from '../limits/limits-store.js';
 import type { NodePlacement } from '../upstream/chat-completions.client.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import { toDispatchNode, UpstreamRegistry } from '../upstream/upstream-registry.service.js';
@@ -27,6 +28,11 @@ export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
 /** A lease not refreshed for this long is free again (its worker or instance died). */
 export const LEASE_MS = 30_000;
 const HEARTBEAT_MS = LEASE_MS / 3;
+/**
+ * A lease taken on the fast path this recently cannot have run out before the next heartbeat
+ * refreshes it, so the job's first run may start on it without asking the store.
+ */
+export const FRESH_CLAIM_MS = HEARTBEAT_MS;
 // Retries falling due and leases running out are found this often, on every instance.
 const TICK_MS = 200;
 const BATCH = 64;
@@ -111,9 +117,9 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     tenant: DispatchTenant,
     lane: JobLane,
     model: string,
-  ): Promise<boolean> {
+  ): Promise<string | null> {
     try {
-      const node = await this.store.claim(
+      return await this.store.claim(
         jobId,
         tenant,
         lane,
@@ -121,10 +127,14 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         this.registry.dispatchNodes(),
         LEASE_MS,
       );
-      return node !== null;
     } catch {
-      return false;
+      return null;
     }
+  }
+
+  /** The fast-path claim an interactive job for `model` tries as it is admitted. */
+  admissionClaim(model: string): AdmissionClaim {
+    return { model, nodes: this.registry.dispatchNodes(), leaseMs: LEASE_MS };
   }
 
   /** Asks for a dispatch round soon; rounds never overlap within a process. */
@@ -139,9 +149,13 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     });
   }
 
-  /** The lease a dispatched job holds, refreshed; null when the job was not dispatched. */
-  async begin(jobId: string): Promise<NodePlacement | null> {
-    const nodeId = await this.store.begin(jobId, LEASE_MS);
+  /**
+   * The lease a dispatched job holds, refreshed; null when the job was not dispatched. A job
+   * claimed on the fast path less than `FRESH_CLAIM_MS` ago (`claimedNode`) starts on that lease
+   * without a store call: it cannot have run out, and the heartbeat keeps it from now on.
+   */
+  async begin(jobId: string, claimedNode?: string): Promise<NodePlacement | null> {
+    const nodeId = claimedNode ?? (await this.store.begin(jobId, LEASE_MS));
     if (nodeId === null) return null;
     this.held.add(jobId);
     return this.placementFor(jobId, nodeId);

@@ -59,15 +59,25 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
       openSlots: row.open,
       queuedJobs: row.queued,
     };
-    return row.refusal
-      ? { admitted: false, refusal: row.refusal, counters }
-      : { admitted: true, counters };
+    if (row.refusal) return { admitted: false, refusal: row.refusal, counters };
+    // A second statement: one transaction would hold the tenant's lock before the dispatcher's.
+    const claimedNode = request.claim
+      ? await this.claim(
+          admissionId,
+          { tenantId, maxConcurrent: limits.maxConcurrent, weight: limits.weight },
+          'interactive',
+          request.claim.model,
+          request.claim.nodes,
+          request.claim.leaseMs,
+        )
+      : null;
+    return { admitted: true, counters, claimedNode };
   }
 
   async rollback(tenantId: string, admissionId: string): Promise<void> {
     await this.dataSource.query(
       `WITH w AS (DELETE FROM limit_window WHERE tenant_id = $1 AND admission_id = $2),
-            j AS (DELETE FROM dispatch_jobs WHERE job_id = $2 AND state = 'pending')
+            j AS (DELETE FROM dispatch_jobs WHERE job_id = $2)
        DELETE FROM dispatch_leases WHERE lease_id = $2`,
       [tenantId, admissionId],
     );

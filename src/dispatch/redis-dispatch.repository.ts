@@ -39,6 +39,9 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       maxRetriesPerRequest: 1,
       commandTimeout: 2_000,
       lazyConnect: false,
+      // Commands issued in the same tick (admissions, claims, finishes of many requests) share
+      // one socket write.
+      enableAutoPipelining: true,
     });
     this.redis.on('error', () => undefined);
     for (const [name, lua] of Object.entries(scripts)) {
@@ -52,8 +55,17 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
   }
 
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
-    const { tenantId, admissionId, kind, limits } = request;
-    const [refusal, requests, reset, tokens, open, queued] = (await this.run(
+    const { tenantId, admissionId, kind, limits, claim } = request;
+    const claimArgs = claim
+      ? [
+          queueName(tenantId, 'interactive'),
+          claim.model,
+          nodesJson(claim.nodes),
+          claim.leaseMs,
+          Math.random(),
+        ]
+      : [''];
+    const [refusal, requests, reset, tokens, open, queued, node] = (await this.run(
       'ADMIT',
       tenantId,
       admissionId,
@@ -66,7 +78,8 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       WINDOW_MS,
       STREAM_SLOT_TTL_MS,
       utcDay(Date.now()),
-    )) as [string, number, number, number, number, number];
+      ...claimArgs,
+    )) as [string, number, number, number, number, number, string | null];
     const counters: LimitCounters = {
       requestsInWindow: requests,
       windowResetMs: Math.max(0, reset),
@@ -75,7 +88,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       queuedJobs: queued,
     };
     return refusal === ''
-      ? { admitted: true, counters }
+      ? { admitted: true, counters, claimedNode: typeof node === 'string' ? node : null }
       : { admitted: false, refusal: refusal as 'rate_limit', counters };
   }
 

@@ -117,13 +117,30 @@ local function pick(nodes, room, model, u)
   if any then return nil end
   return ''
 end
+-- The fast path: when no list waits and no retry is due, the tenant has a free slot and a node
+-- serving the model has room, the job is leased at once. Returns the node, or false.
+local function fast_claim(id, t, q, model, maxc, nodes_json, lease_ms, u, now)
+  if redis.call('ZCARD', P .. ':active') > 0 then return false end
+  if redis.call('ZRANGEBYSCORE', P .. ':retrydue', '-inf', now, 'LIMIT', 0, 1)[1] then return false end
+  if redis.call('SCARD', P .. ':running:' .. t) >= maxc then return false end
+  local nodes, room = load_nodes(nodes_json, now)
+  local node = pick(nodes, room, model, u)
+  if not node then return false end
+  redis.call('ZREM', P .. ':pending:' .. t, id)
+  local seq = redis.call('INCR', P .. ':seq')
+  redis.call('HSET', P .. ':jobs', id, cjson.encode({t = t, q = q, m = model, s = seq}))
+  take_lease(id, t, node, 'job', now + lease_ms)
+  return node
+end
 `;
 
 const script = (body: string): string => `${COMMON}\n${body}`;
 
 /**
  * ARGV: P, tenant, admission id, kind, rpm, max concurrent, max queued, weight, tokens per day,
- * window ms, stream ttl ms, today. Returns {refusal, requests, reset ms, tokens, open, queued}.
+ * window ms, stream ttl ms, today; for a job that tries the fast path at once (else ''): its
+ * list, model, nodes JSON, lease ms, random u. Returns {refusal, requests, reset ms, tokens, open,
+ * queued, claimed node or false}.
  */
 export const ADMIT = script(`
 local t = ARGV[2]
@@ -151,20 +168,28 @@ if refusal ~= '' then return {refusal, requests, reset, tokens, open, waiting} e
 redis.call('ZADD', windowKey, now, id)
 redis.call('PEXPIRE', windowKey, windowMs * 2)
 redis.call('HSET', P .. ':tenant:' .. t, 'maxc', ARGV[6], 'weight', ARGV[8])
-if kind == 'job' then
+local node = false
+if kind == 'job' and ARGV[13] ~= '' then
+  node = fast_claim(id, t, ARGV[13], ARGV[14], tonumber(ARGV[6]), ARGV[15], tonumber(ARGV[16]),
+    tonumber(ARGV[17]), now)
+end
+if node then
+  open = open + 1
+elseif kind == 'job' then
   redis.call('ZADD', P .. ':pending:' .. t, now, id)
   waiting = waiting + 1
 elseif kind == 'stream' then
   take_lease(id, t, '', 'stream', now + tonumber(ARGV[11]))
   open = open + 1
 end
-return {'', requests + 1, reset, tokens, open, waiting}
+return {'', requests + 1, reset, tokens, open, waiting, node}
 `);
 
-/** ARGV: P, tenant, admission id. */
+/** ARGV: P, tenant, admission id. Also undoes a fast-path claim made with the admission. */
 export const ROLLBACK = script(`
 redis.call('ZREM', P .. ':window:' .. ARGV[2], ARGV[3])
 redis.call('ZREM', P .. ':pending:' .. ARGV[2], ARGV[3])
+redis.call('HDEL', P .. ':jobs', ARGV[3])
 drop_lease(ARGV[3])
 return 1
 `);
@@ -292,23 +317,12 @@ return out
  * false (the job is added parked and waits in its list).
  */
 export const CLAIM = script(`
-local id = ARGV[2]
-local t = ARGV[3]
 local now = now_ms()
 purge(now)
-if redis.call('ZCARD', P .. ':active') > 0 then return false end
-if redis.call('ZRANGEBYSCORE', P .. ':retrydue', '-inf', now, 'LIMIT', 0, 1)[1] then return false end
-if redis.call('HEXISTS', P .. ':jobs', id) == 1 then return false end
-redis.call('HSET', P .. ':tenant:' .. t, 'maxc', ARGV[6], 'weight', ARGV[7])
-if redis.call('SCARD', P .. ':running:' .. t) >= tonumber(ARGV[6]) then return false end
-local nodes, room = load_nodes(ARGV[8], now)
-local node = pick(nodes, room, ARGV[5], tonumber(ARGV[10]))
-if not node then return false end
-redis.call('ZREM', P .. ':pending:' .. t, id)
-local seq = redis.call('INCR', P .. ':seq')
-redis.call('HSET', P .. ':jobs', id, cjson.encode({t = t, q = ARGV[4], m = ARGV[5], s = seq}))
-take_lease(id, t, node, 'job', now + tonumber(ARGV[9]))
-return node
+if redis.call('HEXISTS', P .. ':jobs', ARGV[2]) == 1 then return false end
+redis.call('HSET', P .. ':tenant:' .. ARGV[3], 'maxc', ARGV[6], 'weight', ARGV[7])
+return fast_claim(ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[8],
+  tonumber(ARGV[9]), tonumber(ARGV[10]), now)
 `);
 
 /** ARGV: P, job, lease ms. Returns the lease's node, or false. */

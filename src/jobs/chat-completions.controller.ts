@@ -22,7 +22,8 @@ import { validateChatRequest } from './chat-request.js';
 import { QueuedResponseSchema } from './dto/job.dto.js';
 import { openApiSchema } from '../common/zod-validation.pipe.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
-import { readWaitPreference } from './wait-preference.js';
+import type { JobWatch } from './job-waiter.service.js';
+import { readWaitPreference, type WaitPreference } from './wait-preference.js';
 
 @ApiTags('chat')
 @ApiSecurity('bearer')
@@ -104,9 +105,14 @@ export class ChatCompletionsController {
     const preference = readWaitPreference(request.headers, this.config.syncWaitMaxS);
     const cancelAfterMs = parseCancelAfter(request.headers['cancel-after']);
     // A replay of an `Idempotency-Key` answers with the job its first request made.
-    let jobId = replayOf;
-    if (jobId === undefined) {
-      const admission = getAdmission(request);
+    if (replayOf !== undefined) {
+      await this.answer(reply, tenant, replayOf, preference);
+      return;
+    }
+    const admission = getAdmission(request);
+    // A waiting client listens from before its job exists, so waiting starts without a read.
+    const watch = preference.mode === 'wait' ? this.completions.watch(admission.id) : undefined;
+    try {
       await this.completions.enqueue(
         tenant,
         admission,
@@ -114,14 +120,33 @@ export class ChatCompletionsController {
         request.rawBody!.toString('utf8'),
         cancelAfterMs === undefined ? undefined : Date.now() + cancelAfterMs,
       );
-      jobId = admission.id;
+      await this.answer(reply, tenant, admission.id, preference, watch);
+    } finally {
+      watch?.close();
     }
+  }
+
+  /** The 202, or the job's ending in wait mode. */
+  private async answer(
+    reply: FastifyReply,
+    tenant: TenantPrincipal,
+    jobId: string,
+    preference: WaitPreference,
+    watch?: JobWatch,
+  ): Promise<void> {
     if (preference.mode === 'queued') {
       this.completions.sendQueued(reply, jobId);
       return;
     }
     const clientGone = new AbortController();
     reply.raw.once('close', () => clientGone.abort());
-    await this.completions.sendWhenFinal(reply, tenant, jobId, preference, clientGone.signal);
+    await this.completions.sendWhenFinal(
+      reply,
+      tenant,
+      jobId,
+      preference,
+      clientGone.signal,
+      watch,
+    );
   }
 }

@@ -7,7 +7,7 @@ import type { Admission } from '../limits/admission.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { dispatchTenant } from '../dispatch/dispatch-tenant.js';
 import { InferenceProducer } from './inference.producer.js';
-import { JobWaiter } from './job-waiter.service.js';
+import { JobWaiter, type JobWatch } from './job-waiter.service.js';
 import type { JobSnapshot } from './job-view.mapper.js';
 import type { WaitPreference } from './wait-preference.js';
 
@@ -42,6 +42,7 @@ export class ChatCompletionsService {
           ...(expiresAt !== undefined && { expiresAt }),
         },
         dispatchTenant(tenant),
+        admission.claimedNode,
       );
     } catch (error) {
       throw new AppError(
@@ -60,19 +61,29 @@ export class ChatCompletionsService {
     void reply.status(202).header('location', poll).send({ id: jobId, status, poll });
   }
 
-  /** Wait mode: answers once the job is final, or as `API.md` says when the wait runs out. */
+  /** Listens for a job's ending from before it is added (see `JobWaiter.watch`). */
+  watch(jobId: string): JobWatch {
+    return this.waiter.watch(jobId);
+  }
+
+  /**
+   * Wait mode: answers once the job is final, or as `API.md` says when the wait runs out.
+   * `watch`: taken before the job was added, when this request added it.
+   */
   async sendWhenFinal(
     reply: FastifyReply,
     tenant: TenantPrincipal,
     jobId: string,
     preference: Extract<WaitPreference, { mode: 'wait' }>,
     clientGone: AbortSignal,
+    watch?: JobWatch,
   ): Promise<void> {
     const snapshot = await this.waiter.waitForFinal(
       tenant.tenantId,
       jobId,
       preference.seconds * 1000,
       clientGone,
+      watch,
     );
     if (clientGone.aborted) return;
     const poll = `/v1/results/${jobId}`;

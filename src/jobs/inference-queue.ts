@@ -35,6 +35,8 @@ export interface InferenceJobData {
   /** Batch lines wait in their own list, so a batch never starves its tenant's requests. */
   lane?: JobLane;
   origin?: JobOrigin;
+  /** The node of the lease taken before the job was added (the dispatcher's fast path). */
+  claimedNode?: string;
 }
 
 export interface InferenceJobResult {

@@ -4,7 +4,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AttemptEnd } from '../dispatch/dispatch-store.js';
-import { DispatchService, tokensOf } from '../dispatch/dispatch.service.js';
+import { DispatchService, FRESH_CLAIM_MS, tokensOf } from '../dispatch/dispatch.service.js';
 import {
   ChatCompletionsClient,
   type ChatCompletionAnswer,
@@ -136,7 +136,7 @@ export class InferenceProcessor
     if (this.isCancelled(job)) return this.settle(job, token, { kind: 'cancelled' });
     if (isExpired(job)) return this.settle(job, token, { kind: 'expired' });
     if (this.shuttingDown) return this.park(job, token);
-    const placement = await this.dispatch.begin(job.id!);
+    const placement = await this.dispatch.begin(job.id!, freshClaimOf(job));
     // Not handed out by the dispatcher (e.g. a stalled job whose lease ran out): back in line,
     // and this is no attempt.
     if (!placement) return this.park(job, token);
@@ -226,6 +226,10 @@ export class InferenceProcessor
 
   /** Back to its place in its tenant's line, parked; not an attempt. */
   private async park(job: InferenceJob, token: string | undefined): Promise<never> {
+    // Its next run starts on whatever lease the dispatcher gives it then.
+    if (job.data.claimedNode !== undefined) {
+      await job.updateData({ ...job.data, claimedNode: undefined });
+    }
     await job.moveToDelayed(Date.now() + PARK_MS, token);
     await this.dispatch.requeue(
       job.id!,
@@ -311,6 +315,16 @@ function progressOf(
     lastError: { status: failure.kind === 'http' ? failure.status : null, message },
     ...(nextRetryAt !== undefined && { nextRetryAt }),
   };
+}
+
+/**
+ * The node of the lease a job took on the dispatcher's fast path, when this is its first run and
+ * the lease is fresh enough to need no check (a stalled or late job asks the store).
+ */
+function freshClaimOf(job: InferenceJob): string | undefined {
+  const { claimedNode } = job.data;
+  if (claimedNode === undefined || job.attemptsMade > 0 || job.stalledCounter > 0) return undefined;
+  return Date.now() - job.timestamp < FRESH_CLAIM_MS ? claimedNode : undefined;
 }
 
 /** When a retried job that reached a worker is due, if that is still ahead; else undefined. */

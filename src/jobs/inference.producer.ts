@@ -28,34 +28,40 @@ export class InferenceProducer {
 
   /**
    * Adds job `jobId` (once, however often called) and resolves once it is stored durably and
-   * in the dispatcher's hands. Throws only if the queue did not take it.
+   * in the dispatcher's hands. Throws only if the queue did not take it. `claimed`: the outcome
+   * of a fast-path claim already tried at admission (see `Admission.claimedNode`).
    */
   async enqueue(
     jobId: string,
     data: InferenceJobData,
     tenant: DispatchTenant,
+    claimed?: string | null,
   ): Promise<Job<InferenceJobData>> {
     const lane = data.lane ?? 'interactive';
     // Batch lines (whose ids repeat when a batch is resumed) always take turns in their list.
-    const leased =
-      lane === 'interactive' && (await this.dispatch.claim(jobId, tenant, lane, data.model));
+    const claimedNode =
+      claimed !== undefined
+        ? claimed
+        : lane === 'interactive'
+          ? await this.dispatch.claim(jobId, tenant, lane, data.model)
+          : null;
     let job: Job<InferenceJobData>;
     try {
-      job = await this.add(jobId, data, leased);
+      job = await this.add(jobId, claimedNode === null ? data : { ...data, claimedNode });
     } catch (error) {
-      if (leased) await this.dispatch.finish(jobId, { kind: 'final' });
+      if (claimedNode !== null) await this.dispatch.finish(jobId, { kind: 'final' });
       throw error;
     }
-    if (!leased) await this.dispatch.enqueue(jobId, tenant, lane, data.model);
+    if (claimedNode === null) await this.dispatch.enqueue(jobId, tenant, lane, data.model);
     return job;
   }
 
-  private add(jobId: string, data: InferenceJobData, leased: boolean) {
+  private add(jobId: string, data: InferenceJobData) {
     const { retry, retention } = this.config;
     return this.queue.add(CHAT_COMPLETION_JOB, data, {
       jobId,
       // Parked until dispatched, unless leased already: waiting for a slot is not an attempt.
-      ...(!leased && { delay: PARK_MS }),
+      ...(data.claimedNode === undefined && { delay: PARK_MS }),
       attempts: retry.maxRetries + 1,
       // Each retry's delay is decided by retry-policy.ts and kept by the dispatcher.
       backoff: { type: 'custom' },

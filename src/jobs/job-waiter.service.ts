@@ -20,51 +20,71 @@ export class JobWaiter implements OnModuleDestroy {
   }
 
   /**
+   * Starts listening for `jobId`'s ending now. Taken before the job is added, it lets
+   * `waitForFinal` start without reading the job: no ending can have been missed. Close it when
+   * done (closing twice is harmless).
+   */
+  watch(jobId: string): JobWatch {
+    let close = (): void => undefined;
+    const ended = new Promise<void>((resolve) => {
+      const stopFinished = this.events.onFinished(jobId, () => resolve());
+      // A cancelled job reads final at once, though a busy queue may fail it only later.
+      const stopCancelled = this.events.onCancelRequested((id) => id === jobId && resolve());
+      close = () => {
+        stopFinished();
+        stopCancelled();
+      };
+    });
+    return { ended, close: () => close() };
+  }
+
+  /**
    * The job once final, or as it stands when `timeoutMs` runs out, `clientGone` aborts (the
-   * client went away) or the process stops; the job itself goes on.
+   * client went away) or the process stops; the job itself goes on. `watch`: one taken before
+   * the job was added (see `watch`).
    */
   async waitForFinal(
     tenantId: string,
     jobId: string,
     timeoutMs: number,
     clientGone?: AbortSignal,
+    watch?: JobWatch,
   ): Promise<JobSnapshot> {
     const signal = clientGone
       ? AbortSignal.any([clientGone, this.stopping.signal])
       : this.stopping.signal;
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      let unsubscribe = (): void => undefined;
-      const stopSleeping = new AbortController();
+    for (let fresh = watch; ; fresh = undefined) {
       // Subscribe before reading, so an ending between the two is not missed.
-      const finished = new Promise<void>((resolve) => {
-        const stopFinished = this.events.onFinished(jobId, () => resolve());
-        // A cancelled job reads final at once, though a busy queue may fail it only later.
-        const stopCancelled = this.events.onCancelRequested((id) => id === jobId && resolve());
-        unsubscribe = () => {
-          stopFinished();
-          stopCancelled();
-        };
-      });
+      const current = fresh ?? this.watch(jobId);
+      const stopSleeping = new AbortController();
       try {
-        const snapshot = await this.jobs.get(tenantId, jobId);
-        const remaining = deadline - Date.now();
-        if (FINAL_STATUSES.has(snapshot.view.status) || remaining <= 0 || signal?.aborted)
-          return snapshot;
+        if (!fresh) {
+          const snapshot = await this.jobs.get(tenantId, jobId);
+          if (FINAL_STATUSES.has(snapshot.view.status) || deadline <= Date.now() || signal.aborted)
+            return snapshot;
+        }
         const stopped = await Promise.race([
-          finished.then(() => false),
+          current.ended.then(() => false),
           sleep(
-            remaining,
-            signal ? AbortSignal.any([signal, stopSleeping.signal]) : stopSleeping.signal,
+            Math.max(0, deadline - Date.now()),
+            AbortSignal.any([signal, stopSleeping.signal]),
           ).then(() => !stopSleeping.signal.aborted),
         ]);
         if (stopped) return await this.jobs.get(tenantId, jobId);
       } finally {
-        unsubscribe();
+        current.close();
         stopSleeping.abort();
       }
     }
   }
+}
+
+/** A subscription to one job's ending (`JobWaiter.watch`). */
+export interface JobWatch {
+  /** Resolves when the job finishes or its cancel is requested. */
+  readonly ended: Promise<void>;
+  close(): void;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

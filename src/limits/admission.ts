@@ -10,9 +10,14 @@ import type { SlotKind } from './limits-store.js';
 export class Admission {
   private settled = false;
 
+  /**
+   * @param claimedNode For a job: the node of the lease it took on the dispatcher's fast path
+   *   as it was admitted; null when it waits in its list; undefined when no claim was tried.
+   */
   constructor(
     readonly id: string,
     readonly kind: SlotKind,
+    readonly claimedNode?: string | null,
   ) {}
 
   /** The job or stream now exists and answers for the admission. */

@@ -1,3 +1,5 @@
+import type { DispatchNode } from '../dispatch/dispatch-store.js';
+
 /** One tenant's limits as they apply to an admission. */
 export interface LimitSettings {
   rpm: number;
@@ -16,6 +18,15 @@ export interface AdmissionRequest {
   admissionId: string;
   kind: SlotKind;
   limits: LimitSettings;
+  /** A job's fast-path claim (`DispatchStore.claim`), tried in the same step when admitted. */
+  claim?: AdmissionClaim;
+}
+
+/** What the dispatcher's fast path needs for an interactive job (see `DispatchStore.claim`). */
+export interface AdmissionClaim {
+  model: string;
+  nodes: readonly DispatchNode[];
+  leaseMs: number;
 }
 
 /** The counters as they stand after an admission decision. */
@@ -34,7 +45,8 @@ export interface LimitCounters {
 export type AdmissionRefusal = 'rate_limit' | 'daily_tokens' | 'queue_full' | 'concurrency';
 
 export type AdmissionResult =
-  | { admitted: true; counters: LimitCounters }
+  /** `claimedNode`: the node of the lease the job took on the fast path, or null. */
+  | { admitted: true; counters: LimitCounters; claimedNode: string | null }
   | { admitted: false; refusal: AdmissionRefusal; counters: LimitCounters };
 
 /** How long a stream's lease lives without a heartbeat (a crashed instance's streams expire). */

@@ -6,6 +6,7 @@ import type { TenantUsageDto } from '../tenants/dto/tenant.dto.js';
 import type { TenantUsageReader } from '../tenants/tenant-usage.js';
 import {
   msUntilUtcMidnight,
+  type AdmissionClaim,
   type AdmissionRefusal,
   type LimitCounters,
   type LimitsStore,
@@ -31,18 +32,26 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
 
   /**
    * Admits a request or throws the contract's 429. Returns the `x-ratelimit-*` headers for the
-   * answer.
+   * answer and, for a job admitted with a `claim`, the node of the lease it took at once (null:
+   * it waits in its list).
    */
   async admit(
     tenant: TenantPrincipal,
     admissionId: string,
     kind: SlotKind,
-  ): Promise<Record<string, string>> {
+    claim?: AdmissionClaim,
+  ): Promise<{ headers: Record<string, string>; claimedNode: string | null }> {
     const result = await this.guard(() =>
-      this.store.admit({ tenantId: tenant.tenantId, admissionId, kind, limits: tenant.limits }),
+      this.store.admit({
+        tenantId: tenant.tenantId,
+        admissionId,
+        kind,
+        limits: tenant.limits,
+        ...(claim && { claim }),
+      }),
     );
     const headers = rateLimitHeaders(tenant.limits, result.counters);
-    if (result.admitted) return headers;
+    if (result.admitted) return { headers, claimedNode: result.claimedNode };
     throw refusalError(result.refusal, tenant, result.counters, headers);
   }
 

@@ -9,6 +9,7 @@ import { catchError, from, switchMap, type Observable } from 'rxjs';
 import type { TenantPrincipal } from '../auth/tenant-principal.js';
 import { AppError } from '../common/app-error.js';
 import { Admission, admissionIdOf, getReplayOf, setAdmission } from './admission.js';
+import { DispatchService } from '../dispatch/dispatch.service.js';
 import { LimitsService } from './limits.service.js';
 
 /**
@@ -17,28 +18,35 @@ import { LimitsService } from './limits.service.js';
  */
 @Injectable()
 export class RateLimitInterceptor implements NestInterceptor {
-  constructor(private readonly limits: LimitsService) {}
+  constructor(
+    private readonly limits: LimitsService,
+    private readonly dispatch: DispatchService,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest & { user: TenantPrincipal }>();
     const reply = http.getResponse<FastifyReply>();
     const tenant = request.user;
-    const body = request.body as { stream?: unknown } | undefined;
+    const body = request.body as { stream?: unknown; model?: unknown } | undefined;
     // An idempotent replay creates nothing, so it is charged against no limit.
     if (getReplayOf(request) !== undefined) return next.handle();
-    const admission = new Admission(
-      admissionIdOf(request),
-      body?.stream === true ? 'stream' : 'job',
-    );
-    return from(this.limits.admit(tenant, admission.id, admission.kind)).pipe(
+    const id = admissionIdOf(request);
+    const kind = body?.stream === true ? 'stream' : 'job';
+    // A job tries the dispatcher's fast path in the same store call as its admission.
+    const claim =
+      kind === 'job' && typeof body?.model === 'string'
+        ? this.dispatch.admissionClaim(body.model)
+        : undefined;
+    return from(this.limits.admit(tenant, id, kind, claim)).pipe(
       catchError((error: unknown) => {
         if (error instanceof AppError)
           for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
         throw error;
       }),
-      switchMap((headers) => {
+      switchMap(({ headers, claimedNode }) => {
         void reply.headers(headers);
+        const admission = new Admission(id, kind, claim ? claimedNode : undefined);
         setAdmission(request, admission);
         return next.handle().pipe(
           catchError(async (error: unknown) => {

@@ -365,4 +365,33 @@ describe.each(['redis', 'postgres'] as const)('dispatch store conformance (%s)',
       await store.claim(fifth, otherSettings, 'interactive', 'x', [node('a', 1, ['y'])], LEASE),
     ).toBe('');
   });
+
+  it('tries the fast path in the admission itself; a rollback gives the lease back', async () => {
+    const nodes = [node(`n-${randomUUID()}`, 1)];
+    const t = tenant({ maxConcurrent: 2 });
+    const claim = { model: 'm', nodes, leaseMs: LEASE };
+    const admit = (admissionId: string, withClaim = true) =>
+      store.admit({
+        tenantId: t.id,
+        admissionId,
+        kind: 'job',
+        limits: t.limits,
+        ...(withClaim && { claim }),
+      });
+    const first = randomUUID();
+    expect(await admit(first)).toMatchObject({ admitted: true, claimedNode: nodes[0].id });
+    expect(await store.begin(first, LEASE)).toBe(nodes[0].id);
+    expect(await store.counters(t.id)).toMatchObject({ openSlots: 1, queuedJobs: 0 });
+    // The only node is full: the next job is admitted to wait in its list.
+    const second = randomUUID();
+    expect(await admit(second)).toMatchObject({ admitted: true, claimedNode: null });
+    expect(await admit(randomUUID(), false)).toMatchObject({ admitted: true, claimedNode: null });
+    expect(await store.counters(t.id)).toMatchObject({ openSlots: 1, queuedJobs: 2 });
+    // Its request failed before the job was added: slot, place and listing all go.
+    await store.rollback(t.id, first);
+    expect(await store.counters(t.id)).toMatchObject({ openSlots: 0, queuedJobs: 2 });
+    expect(await store.begin(first, LEASE)).toBeNull();
+    const settings = { tenantId: t.id, maxConcurrent: 2, weight: 1 };
+    expect(await store.claim(first, settings, 'interactive', 'm', nodes, LEASE)).toBe(nodes[0].id);
+  });
 });
