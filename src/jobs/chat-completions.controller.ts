@@ -22,7 +22,7 @@ import { validateChatRequest } from './chat-request.js';
 import { QueuedResponseSchema } from './dto/job.dto.js';
 import { openApiSchema } from '../common/zod-validation.pipe.js';
 import { ChatCompletionsService } from './chat-completions.service.js';
-import type { JobWatch } from './job-waiter.service.js';
+import { CLIENT_GONE, type JobWatch } from './job-waiter.service.js';
 import { readWaitPreference, type WaitPreference } from './wait-preference.js';
 
 @ApiTags('chat')
@@ -139,7 +139,7 @@ export class ChatCompletionsController {
       return;
     }
     const clientGone = new AbortController();
-    reply.raw.once('close', () => clientGone.abort());
+    reply.raw.once('close', () => clientGone.abort(CLIENT_GONE));
     await this.completions.sendWhenFinal(
       reply,
       tenant,

@@ -4,6 +4,12 @@ import { JobEventsService } from './job-events.service.js';
 import type { JobSnapshot } from './job-view.mapper.js';
 import { JobsService } from './jobs.service.js';
 
+/**
+ * Why a waiting request's signal aborts when its connection closes: a constant, so that no
+ * exception object is built per request (every response's socket closes in the end).
+ */
+export const CLIENT_GONE = 'client gone';
+
 /** Holds a request until its job is final: driven by queue events, never by polling. */
 @Injectable()
 export class JobWaiter implements OnModuleDestroy {
@@ -50,31 +56,21 @@ export class JobWaiter implements OnModuleDestroy {
     clientGone?: AbortSignal,
     watch?: JobWatch,
   ): Promise<JobSnapshot> {
-    const signal = clientGone
-      ? AbortSignal.any([clientGone, this.stopping.signal])
-      : this.stopping.signal;
+    const signals = clientGone ? [clientGone, this.stopping.signal] : [this.stopping.signal];
     const deadline = Date.now() + timeoutMs;
     for (let fresh = watch; ; fresh = undefined) {
       // Subscribe before reading, so an ending between the two is not missed.
       const current = fresh ?? this.watch(jobId);
-      const stopSleeping = new AbortController();
       try {
         if (!fresh) {
           const snapshot = await this.jobs.get(tenantId, jobId);
-          if (FINAL_STATUSES.has(snapshot.view.status) || deadline <= Date.now() || signal.aborted)
-            return snapshot;
+          const over = deadline <= Date.now() || signals.some((signal) => signal.aborted);
+          if (FINAL_STATUSES.has(snapshot.view.status) || over) return snapshot;
         }
-        const stopped = await Promise.race([
-          current.ended.then(() => false),
-          sleep(
-            Math.max(0, deadline - Date.now()),
-            AbortSignal.any([signal, stopSleeping.signal]),
-          ).then(() => !stopSleeping.signal.aborted),
-        ]);
-        if (stopped) return await this.jobs.get(tenantId, jobId);
+        const ended = await endedWithin(current.ended, deadline - Date.now(), signals);
+        if (!ended) return await this.jobs.get(tenantId, jobId);
       } finally {
         current.close();
-        stopSleeping.abort();
       }
     }
   }
@@ -87,14 +83,22 @@ export interface JobWatch {
   close(): void;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Whether `ended` resolves before `ms` pass or any of `signals` aborts. */
+function endedWithin(
+  ended: Promise<void>,
+  ms: number,
+  signals: readonly AbortSignal[],
+): Promise<boolean> {
+  if (signals.some((signal) => signal.aborted)) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done(): void {
+    const finish = (value: boolean): void => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
+      for (const signal of signals) signal.removeEventListener('abort', stop);
+      resolve(value);
+    };
+    const stop = (): void => finish(false);
+    const timer = setTimeout(stop, Math.max(0, ms));
+    for (const signal of signals) signal.addEventListener('abort', stop, { once: true });
+    void ended.then(() => finish(true));
   });
 }

@@ -7,7 +7,7 @@ import { TenantAccess } from '../auth/access.decorator.js';
 import { CurrentTenant, type TenantPrincipal } from '../auth/tenant-principal.js';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
-import { JobWaiter } from './job-waiter.service.js';
+import { CLIENT_GONE, JobWaiter } from './job-waiter.service.js';
 import { renderJobView } from './job-view.mapper.js';
 import { JobsService } from './jobs.service.js';
 
@@ -57,7 +57,7 @@ export class ResultsController {
     if (waitS === 0) return renderJobView(await this.jobs.get(tenant.tenantId, id));
     const clientGone = new AbortController();
     // The response closing before we answered means the client left.
-    reply.raw.once('close', () => clientGone.abort());
+    reply.raw.once('close', () => clientGone.abort(CLIENT_GONE));
     return renderJobView(
       await this.waiter.waitForFinal(tenant.tenantId, id, waitS * 1000, clientGone.signal),
     );
