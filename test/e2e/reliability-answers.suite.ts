@@ -21,6 +21,24 @@ async function heapGrowthDuring(work: () => Promise<void>): Promise<number> {
 }
 
 export function describeReliabilityAnswers(backend: QueueBackendKind): void {
+  describe(`a node that does not answer in time (${backend} backend)`, () => {
+    it('gives up after UPSTREAM_TIMEOUT_MS, and the retry completes', async () => {
+      const fake = await FakeBackend.start();
+      const infq = await Infq.start(backend, [fake], { UPSTREAM_TIMEOUT_MS: '500' });
+      try {
+        const tenant = await infq.createTenant();
+        fake.script('slow-answer', { type: 'hang' }, { type: 'ok', content: 'late but fine' });
+        const id = await infq.submit(tenant.key, 'slow-answer');
+        const job = await infq.jobFinal(tenant.key, id, 30_000);
+        expect(job).toMatchObject({ status: 'complete', retries: 1 });
+        expect(fake.completions('slow-answer')).toHaveLength(2);
+      } finally {
+        await infq.close();
+        await fake.close();
+      }
+    });
+  });
+
   describe(`reliability 8: poison answers (${backend} backend)`, () => {
     let fake: FakeBackend;
     let infq: Infq;
