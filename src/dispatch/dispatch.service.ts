@@ -65,6 +65,11 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   private stopped = false;
   /** Leases held by this process (running attempts and open streams), kept alive together. */
   private readonly held = new Set<string>();
+  /**
+   * Leases this process's rounds just handed out (job → node and when), so that a worker of this
+   * process starts such a job without asking the store; entries older than `FRESH_CLAIM_MS` go.
+   */
+  private readonly handedOut = new Map<string, { node: string; at: number }>();
   /** Jobs in the queue that the store could not list yet; each round lists them first. */
   private readonly unlisted = new Map<string, Listing>();
 
@@ -151,11 +156,13 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /**
    * The lease a dispatched job holds, refreshed; null when the job was not dispatched. A job
-   * claimed on the fast path less than `FRESH_CLAIM_MS` ago (`claimedNode`) starts on that lease
-   * without a store call: it cannot have run out, and the heartbeat keeps it from now on.
+   * leased less than `FRESH_CLAIM_MS` ago, on the fast path (`claimedNode`) or by a round of this
+   * process, starts on that lease without a store call: it cannot have run out, and the
+   * heartbeat keeps it from now on.
    */
   async begin(jobId: string, claimedNode?: string): Promise<NodePlacement | null> {
-    const nodeId = claimedNode ?? (await this.store.begin(jobId, LEASE_MS));
+    const nodeId =
+      claimedNode ?? this.takeHandedOut(jobId) ?? (await this.store.begin(jobId, LEASE_MS));
     if (nodeId === null) return null;
     this.held.add(jobId);
     return this.placementFor(jobId, nodeId);
@@ -265,6 +272,12 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
           BATCH,
           LEASE_MS,
         );
+        this.forgetStaleHandouts();
+        const at = Date.now();
+        for (const { jobId, node } of assignments) {
+          this.handedOut.delete(jobId); // kept in hand-out order
+          this.handedOut.set(jobId, { node, at });
+        }
         await Promise.all(assignments.map((assignment) => this.release(assignment.jobId)));
         if (assignments.length === BATCH) this.again = true;
       } catch (error) {
@@ -273,6 +286,22 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         return;
       }
     } while (this.again && !this.stopped);
+  }
+
+  private takeHandedOut(jobId: string): string | undefined {
+    const entry = this.handedOut.get(jobId);
+    this.handedOut.delete(jobId);
+    return entry && entry.at > Date.now() - FRESH_CLAIM_MS ? entry.node : undefined;
+  }
+
+  /** Drops handed-out leases too old to trust (a worker of another process took those jobs). */
+  private forgetStaleHandouts(): void {
+    const stale = Date.now() - FRESH_CLAIM_MS;
+    // Oldest first.
+    for (const [id, { at }] of this.handedOut) {
+      if (at > stale) return;
+      this.handedOut.delete(id);
+    }
   }
 
   private async listUnlisted(): Promise<void> {
