@@ -8,13 +8,11 @@ import { AdminPasswordStrategy } from './admin-password.strategy.js';
 import { AdminSessionStrategy } from './admin-session.strategy.js';
 import { AdminTokenStrategy } from './admin-token.strategy.js';
 import { ApiKeyAuthService } from './api-key-auth.service.js';
-import { ApiKeyStrategy } from './api-key.strategy.js';
 
 @Module({
   imports: [PassportModule, TenantsModule, AdminsModule],
   providers: [
     ApiKeyAuthService,
-    ApiKeyStrategy,
     AdminTokenStrategy,
     AdminSessionStrategy,
     AdminPasswordStrategy,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 // Long enough for the usual id formats (UUIDs, trace ids, ULIDs); nothing that could carry markup.
@@ -25,6 +26,11 @@ export function registerRequestContext(fastify: FastifyInstance): void {
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
+    // Built only when it is written (LOG_LEVEL info or finer).
+    if (!(request.log as Logger).isLevelEnabled('info')) {
+      done();
+      return;
+    }
     request.log.info(
       {
         method: request.method,

@@ -47,6 +47,13 @@ export class MetricsService {
   private readonly tokenDigest: Buffer | undefined;
   private readonly tenantSources: TenantGaugeSource[] = [];
   private readonly nodeCapacity = new Map<string, { node: MetricsNode; max: number }>();
+  private readonly httpSeries = new Map<
+    string,
+    {
+      requests: ReturnType<MetricsService['httpRequests']['labels']>;
+      duration: ReturnType<MetricsService['httpDuration']['labels']>;
+    }
+  >();
 
   private readonly httpRequests = new Counter({
     name: 'infq_http_requests_total',
@@ -160,8 +167,19 @@ export class MetricsService {
 
   /** One HTTP answer; `route` is the route pattern (`/v1/results/:id`), never the raw URL. */
   httpRequestObserved(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequests.labels(method, route, String(status)).inc();
-    this.httpDuration.labels(method, route).observe(seconds);
+    // The labelled series, looked up once per (method, route, status): prom-client hashes the
+    // labels on every `labels()` call.
+    const key = `${method} ${route} ${status}`;
+    let series = this.httpSeries.get(key);
+    if (!series) {
+      series = {
+        requests: this.httpRequests.labels(method, route, String(status)),
+        duration: this.httpDuration.labels(method, route),
+      };
+      this.httpSeries.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
   }
 
   /** A job was accepted into the queue (any mode that queues one). */
