@@ -11,7 +11,7 @@
 //     request;
 //   - completions: --jobs POSTs as fast as 50 connections allow, then until the queue has
 //     completed them all: jobs per second from the first POST to the last completion;
-//   - poll GET /v1/results/:id: the control, a path both builds share.
+//   - poll GET /v1/results/:id: the HTTP layer (auth, hooks, one job read) with no queue work.
 // Needs PostgreSQL (BENCH_POSTGRES_URL, as bench/run.js) and redis-server on the PATH.
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -110,7 +110,7 @@ async function main() {
     ['queued POST, req/s', 'queuedRps', 0],
     ['queued POST, infq CPU ms/req', 'cpuMsPerRequest', 2],
     [`completions/s (${fmt(JOBS, 0)} jobs, first POST to last completion)`, 'completionsPerS', 0],
-    ['poll GET, req/s (control: the same code in both)', 'pollRps', 0],
+    ['poll GET, req/s (the HTTP layer: auth, one job read)', 'pollRps', 0],
   ].map(([name, key, digits]) => {
     const before = median('baseline', key);
     const after = median('current', key);
