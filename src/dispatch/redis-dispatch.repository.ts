@@ -39,9 +39,6 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       maxRetriesPerRequest: 1,
       commandTimeout: 2_000,
       lazyConnect: false,
-      // Commands issued in the same tick (admissions, claims, finishes of many requests) share
-      // one socket write.
-      enableAutoPipelining: true,
     });
     this.redis.on('error', () => undefined);
     for (const [name, lua] of Object.entries(scripts)) {
