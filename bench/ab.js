@@ -15,24 +15,24 @@
 // Needs PostgreSQL (BENCH_POSTGRES_URL, as bench/run.js) and redis-server on the PATH.
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { fmt, quantile, table } from './lib/format.js';
 import { freePort, startProcess, waitFor } from './lib/processes.js';
+import {
+  adminQuery as query,
+  fail as stop,
+  logger,
+  parseFlags,
+  runWithCleanups,
+} from './lib/script.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const found = args.find((arg) => arg.startsWith(`--${name}=`));
-  return found === undefined ? fallback : found.slice(name.length + 3);
-};
-for (const arg of args) {
-  if (!/^--(baseline|infq|rounds|jobs|duration-s)=/.test(arg)) fail(`unknown argument ${arg}`);
-}
+const option = parseFlags('bench/ab.js', ['baseline', 'infq', 'rounds', 'jobs', 'duration-s']);
+const log = logger('ab');
+const fail = (message) => stop('bench/ab.js', message);
 const BUILDS = [
   { label: 'baseline', root: path.resolve(option('baseline', '') || fail('--baseline=DIR')) },
   { label: 'current', root: path.resolve(option('infq', ROOT)) },
@@ -55,14 +55,9 @@ for (const build of BUILDS) {
   }
 }
 
-const cleanups = [];
-try {
-  await main();
-} finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-}
+await runWithCleanups(main);
 
-async function main() {
+async function main(cleanups) {
   const redisPort = await freePort();
   const redis = await startProcess(
     'redis-server',
@@ -269,27 +264,12 @@ async function createKey(base) {
   return (await admin(`/tenants/${tenant.body.id}/keys`, { name: 'ab' })).body.key;
 }
 
-async function adminQuery(sql) {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+function adminQuery(sql) {
+  return query(POSTGRES_URL, sql);
 }
 
 /** User + system CPU time of a process so far, in ms (Linux). */
 function cpuMs(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function log(message) {
-  console.error(`[ab ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
-
-function fail(message) {
-  console.error(message);
-  process.exit(2);
 }

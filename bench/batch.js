@@ -15,7 +15,6 @@
 // Environment: BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test),
 //   BENCH_REDIS_URL (default redis://127.0.0.1:6379).
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,16 +22,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { fmt, quantile, table } from './lib/format.js';
 import { freePort, rssMb, startProcess, waitFor } from './lib/processes.js';
+import {
+  adminQuery as query,
+  fail as stop,
+  logger,
+  parseFlags,
+  runWithCleanups,
+} from './lib/script.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const found = args.find((arg) => arg.startsWith(`--${name}=`));
-  return found === undefined ? fallback : found.slice(name.length + 3);
-};
-for (const arg of args) {
-  if (!/^--(lines|backend|latency-ms|concurrency)=/.test(arg)) fail(`unknown argument ${arg}`);
-}
+const option = parseFlags('bench/batch.js', ['lines', 'backend', 'latency-ms', 'concurrency']);
+const log = logger('bench:batch');
+const fail = (message) => stop('bench/batch.js', message);
 const LINES = Number(option('lines', 50_000));
 const BACKEND = option('backend', 'redis');
 const LATENCY_MS = Number(option('latency-ms', 20));
@@ -50,14 +51,9 @@ for (const file of ['dist/src/main.js', 'dist/test/support/fake-backend.js']) {
   if (!existsSync(path.join(ROOT, file))) fail(`${file} is missing: run \`npm run build\` first`);
 }
 
-const cleanups = [];
-try {
-  await main();
-} finally {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-}
+await runWithCleanups(main);
 
-async function main() {
+async function main(cleanups) {
   const fakePort = await freePort();
   const fake = await startProcess(
     'fake backend',
@@ -279,14 +275,8 @@ async function health(base) {
   return (await fetch(`${base}/health`)).json();
 }
 
-async function adminQuery(sql) {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+function adminQuery(sql) {
+  return query(POSTGRES_URL, sql);
 }
 
 async function clearRedisPrefix(prefix) {
@@ -301,13 +291,4 @@ async function clearRedisPrefix(prefix) {
   } finally {
     redis.disconnect();
   }
-}
-
-function log(message) {
-  console.error(`[bench:batch ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
-
-function fail(message) {
-  console.error(`bench/batch.js: ${message}`);
-  process.exit(1);
 }

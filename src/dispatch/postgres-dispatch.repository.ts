@@ -61,6 +61,8 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
     };
     if (row.refusal) return { admitted: false, refusal: row.refusal, counters };
     // A second statement: one transaction would hold the tenant's lock before the dispatcher's.
+    // The claim only saves a round; if it fails (a model PostgreSQL cannot store as text, whose
+    // request validation then refuses), the job takes the list.
     const claimedNode = request.claim
       ? await this.claim(
           admissionId,
@@ -69,7 +71,7 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
           request.claim.model,
           request.claim.nodes,
           request.claim.leaseMs,
-        )
+        ).catch(() => null)
       : null;
     return { admitted: true, counters, claimedNode };
   }
