@@ -34,6 +34,7 @@ import {
   type StoredBatch,
 } from './batches.repository.js';
 import { toBatchResponse } from './batches.mapper.js';
+import { OutcomeWriter } from './outcome-writer.js';
 
 const TICK_MS = 500;
 // A batch's worker holds it this long past its last sign of life; then another instance takes it.
@@ -82,6 +83,7 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
   private stopping = false;
   private lastRetentionAt = 0;
   private unsubscribe: (() => void) | undefined;
+  private readonly outcomes: OutcomeWriter;
 
   constructor(
     private readonly batches: BatchesRepository,
@@ -91,7 +93,9 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly jobs: JobsService,
     private readonly events: BatchEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.outcomes = new OutcomeWriter(batches);
+  }
 
   onApplicationBootstrap(): void {
     this.unsubscribe = this.lifecycle.onFinal((event) => this.onJobFinal(event));
@@ -410,8 +414,8 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async record(result: LineResult) {
-    return this.batches.recordOutcome(result.jobId, lineOutcome(result));
+  private record(result: LineResult): Promise<void> {
+    return this.outcomes.record(result.jobId, lineOutcome(result));
   }
 
   /** Writes the output and error files and ends the batch. */

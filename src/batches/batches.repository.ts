@@ -285,13 +285,26 @@ export class BatchesRepository {
    * Records a line's outcome once: a line that already has one is left alone (a repeated job
    * event). Returns the line's batch id, or null when nothing changed.
    */
-  async recordOutcome(jobId: string, outcome: LineOutcome): Promise<string | null> {
-    const [rows] = await this.dataSource.query<[{ batch_id: string }[], number]>(
-      `UPDATE batch_lines SET outcome = $2, response = $3::json, error = $4::json
-       WHERE job_id = $1 AND outcome IS NULL RETURNING batch_id`,
-      [jobId, outcome.outcome, outcome.response, outcome.error],
+  /**
+   * Records the outcomes of lines (by job id) in one statement; a line that has one already
+   * keeps it, so a repeated event changes nothing.
+   */
+  async recordOutcomes(
+    outcomes: readonly { jobId: string; outcome: LineOutcome }[],
+  ): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE batch_lines AS b
+          SET outcome = v.outcome, response = v.response::json, error = v.error::json
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+              AS v(job_id, outcome, response, error)
+        WHERE b.job_id = v.job_id AND b.outcome IS NULL`,
+      [
+        outcomes.map(({ jobId }) => jobId),
+        outcomes.map(({ outcome }) => outcome.outcome),
+        outcomes.map(({ outcome }) => outcome.response),
+        outcomes.map(({ outcome }) => outcome.error),
+      ],
     );
-    return rows[0]?.batch_id ?? null;
   }
 
   /** Fails every line after `afterLine` that has no outcome yet with `error` (never submitted). */
