@@ -136,7 +136,9 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
    * The batch's next tick sees when its last line has ended.
    */
   async onJobFinal(event: JobFinalEvent): Promise<void> {
-    if (!event.origin) return;
+    // A cancelled line is recorded by whoever stopped it: the batch's cancel or expiry, which
+    // knows which of the two it was, or else the next reconcile pass.
+    if (!event.origin || event.status === 'cancelled') return;
     await this.record({
       status: event.status,
       jobId: event.jobId,

@@ -36,8 +36,12 @@ export class OutcomeWriter {
     while (this.queued.length > 0) {
       const group = this.queued.splice(0, MAX_GROUP);
       let failure: Error | undefined;
+      // As one statement per outcome would: the first outcome of a line wins. (An UPDATE that
+      // joins a row twice would pick one of the two at random.)
+      const first = new Map<string, (typeof group)[number]>();
+      for (const entry of group) if (!first.has(entry.jobId)) first.set(entry.jobId, entry);
       try {
-        await this.batches.recordOutcomes(group);
+        await this.batches.recordOutcomes([...first.values()]);
       } catch (error) {
         failure = error instanceof Error ? error : new Error(String(error));
       }
