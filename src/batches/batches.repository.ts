@@ -282,10 +282,6 @@ export class BatchesRepository {
   }
 
   /**
-   * Records a line's outcome once: a line that already has one is left alone (a repeated job
-   * event). Returns the line's batch id, or null when nothing changed.
-   */
-  /**
    * Records the outcomes of lines (by job id) in one statement; a line that has one already
    * keeps it, so a repeated event changes nothing.
    */

@@ -26,6 +26,8 @@ import {
   type WebhookEndpointResponseDto,
   type WebhookEndpointUpdateDto,
 } from './dto/webhook.dto.js';
+import type { TransactionHook } from '../database/transaction-hook.js';
+import type { WebhookEndpoint } from './webhook-endpoint.entity.js';
 import { WebhookEndpointsService } from './webhook-endpoints.service.js';
 import { toWebhookDeliveryResponse, toWebhookEndpointResponse } from './webhooks.mapper.js';
 import { WebhooksService } from './webhooks.service.js';
@@ -56,15 +58,10 @@ export class WebhooksAdminController {
     @Body(new ZodValidationPipe(WebhookEndpointCreateSchema)) body: WebhookEndpointCreateDto,
     @CurrentActor() by: AuditActor,
   ): Promise<WebhookEndpointResponseDto> {
-    const { endpoint, secret } = await this.endpoints.create(tenantId, body, (manager, created) =>
-      this.audit.record(manager, {
-        by,
-        action: AuditAction.WebhookCreated,
-        objectType: 'webhook_endpoint',
-        objectId: created.id,
-        tenantId: created.tenantId,
-        details: { url: created.url, events: body.events },
-      }),
+    const { endpoint, secret } = await this.endpoints.create(
+      tenantId,
+      body,
+      this.audited(by, AuditAction.WebhookCreated, { url: body.url, events: body.events }),
     );
     return { ...toWebhookEndpointResponse(endpoint), secret };
   }
@@ -96,15 +93,13 @@ export class WebhooksAdminController {
     @Body(new ZodValidationPipe(WebhookEndpointUpdateSchema)) body: WebhookEndpointUpdateDto,
     @CurrentActor() by: AuditActor,
   ): Promise<WebhookEndpointResponseDto> {
-    const { endpoint, secret } = await this.endpoints.update(id, body, (manager, changed) =>
-      this.audit.record(manager, {
-        by,
-        action: AuditAction.WebhookUpdated,
-        objectType: 'webhook_endpoint',
-        objectId: changed.id,
-        tenantId: changed.tenantId,
-        // Never the secret itself: only that it was rotated.
-        details: { ...body, ...(body.rotate_secret !== undefined && { rotate_secret: true }) },
+    const { endpoint, secret } = await this.endpoints.update(
+      id,
+      body,
+      // Never the secret itself: only that it was rotated.
+      this.audited(by, AuditAction.WebhookUpdated, {
+        ...body,
+        ...(body.rotate_secret !== undefined && { rotate_secret: true }),
       }),
     );
     return { ...toWebhookEndpointResponse(endpoint), ...(secret !== undefined && { secret }) };
@@ -117,15 +112,7 @@ export class WebhooksAdminController {
     @Param('id') id: string,
     @CurrentActor() by: AuditActor,
   ): Promise<{ id: string; object: 'webhook_endpoint'; deleted: true }> {
-    const endpoint = await this.endpoints.delete(id, (manager, deleted) =>
-      this.audit.record(manager, {
-        by,
-        action: AuditAction.WebhookDeleted,
-        objectType: 'webhook_endpoint',
-        objectId: deleted.id,
-        tenantId: deleted.tenantId,
-      }),
-    );
+    const endpoint = await this.endpoints.delete(id, this.audited(by, AuditAction.WebhookDeleted));
     return { id: endpoint.id, object: 'webhook_endpoint', deleted: true };
   }
 
@@ -146,5 +133,22 @@ export class WebhooksAdminController {
   @ApiOperation({ summary: 'Send a finished delivery again (same event id, fresh retries)' })
   async redeliver(@Param('id') id: string): Promise<WebhookDeliveryResponseDto> {
     return toWebhookDeliveryResponse(await this.webhooks.redeliver(id));
+  }
+
+  /** The audit record of a change to an endpoint, written in the change's own transaction. */
+  private audited(
+    by: AuditActor,
+    action: AuditAction,
+    details?: Record<string, unknown>,
+  ): TransactionHook<WebhookEndpoint> {
+    return (manager, endpoint) =>
+      this.audit.record(manager, {
+        by,
+        action,
+        objectType: 'webhook_endpoint',
+        objectId: endpoint.id,
+        tenantId: endpoint.tenantId,
+        ...(details && { details }),
+      });
   }
 }
