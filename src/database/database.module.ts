@@ -1,10 +1,9 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ClusterNotifications } from './cluster-notifications.js';
 import { buildDataSourceOptions } from './data-source-options.js';
-
-/** Injection token of the PostgreSQL connection URL (configured or embedded). */
-export const DATABASE_URL = Symbol('DATABASE_URL');
+import { DATABASE_URL } from './database-url.js';
 
 // Serialises migrations when several instances start at once.
 const MIGRATION_LOCK_KEY = 7_164_829_301;
@@ -25,8 +24,8 @@ export class DatabaseModule {
           },
         }),
       ],
-      providers: [{ provide: DATABASE_URL, useValue: databaseUrl }],
-      exports: [DATABASE_URL],
+      providers: [{ provide: DATABASE_URL, useValue: databaseUrl }, ClusterNotifications],
+      exports: [DATABASE_URL, ClusterNotifications],
     };
   }
 }

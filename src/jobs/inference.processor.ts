@@ -1,6 +1,6 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AttemptEnd } from '../dispatch/dispatch-store.js';
@@ -76,9 +76,11 @@ export class InferenceProcessor
   private readonly recentlyCancelled = new Map<string, number>();
   /** What each recorded attempt means for the dispatcher, read once the queue has recorded it. */
   private readonly ends = new Map<string, AttemptEnd>();
-  private unsubscribe: (() => void) | undefined;
+  private unsubscribes: (() => void)[] = [];
   private shuttingDown = false;
   private readonly running = new Set<Promise<unknown>>();
+  /** The jobs this process is running now, by id. */
+  private readonly runningJobs = new Map<string, InferenceJob>();
 
   constructor(
     private readonly upstream: ChatCompletionsClient,
@@ -100,11 +102,14 @@ export class InferenceProcessor
     this.worker.on('failed', (job: InferenceJob | undefined) => {
       if (job) void this.recorded(job, 'failed');
     });
-    this.unsubscribe = this.events.onCancelRequested((jobId) => this.cancel(jobId));
+    this.unsubscribes = [
+      this.events.onCancelRequested((jobId) => this.cancel(jobId)),
+      this.events.onResync(() => void this.recheckCancels()),
+    ];
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.unsubscribe?.();
+    for (const unsubscribe of this.unsubscribes) unsubscribe();
     this.shuttingDown = true;
     // Take no new job, then hand back the running ones: without this, closing the worker would
     // wait for every backend call.
@@ -125,10 +130,12 @@ export class InferenceProcessor
   ): Promise<InferenceJobResult> {
     const run = this.run(job, token, signal ?? new AbortController().signal);
     this.running.add(run);
+    this.runningJobs.set(job.id!, job);
     try {
       return await run;
     } finally {
       this.running.delete(run);
+      this.runningJobs.delete(job.id!);
     }
   }
 
@@ -262,6 +269,7 @@ export class InferenceProcessor
       await this.dispatch.finish(jobId, end);
       return;
     }
+    this.events.announceFinished({ jobId, outcome: state });
     const snapshot = toJobSnapshot(job, state);
     const status = snapshot.view.status;
     // Counted as soon as the outcome is recorded, before the store round trip.
@@ -298,6 +306,14 @@ export class InferenceProcessor
       this.recentlyCancelled.delete(id);
     }
     this.worker.cancelJob(jobId, CANCELLED_REASON);
+  }
+
+  /** Cancel requests may have passed unheard: each running job's own record says. */
+  private async recheckCancels(): Promise<void> {
+    for (const id of this.runningJobs.keys()) {
+      const stored = await Job.fromId<InferenceJobData>(this.worker, id).catch(() => undefined);
+      if (stored && isCancelRequested(stored)) this.cancel(id);
+    }
   }
 
   private isCancelled(job: InferenceJob): boolean {

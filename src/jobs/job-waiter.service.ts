@@ -1,4 +1,5 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
 import { FINAL_STATUSES } from './inference-queue.js';
 import { JobEventsService } from './job-events.service.js';
 import type { JobSnapshot } from './job-view.mapper.js';
@@ -19,7 +20,10 @@ export class JobWaiter implements OnModuleDestroy {
   constructor(
     private readonly jobs: JobsService,
     private readonly events: JobEventsService,
-  ) {}
+  ) {
+    // Every waiting request listens on it: thousands at once is normal, not a leak.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   onModuleDestroy(): void {
     this.stopping.abort();
@@ -36,9 +40,12 @@ export class JobWaiter implements OnModuleDestroy {
       const stopFinished = this.events.onFinished(jobId, () => resolve());
       // A cancelled job reads final at once, though a busy queue may fail it only later.
       const stopCancelled = this.events.onCancelRequested((id) => id === jobId && resolve());
+      // Its ending may have passed unheard: read the job again.
+      const stopResync = this.events.onResync(() => resolve());
       close = () => {
         stopFinished();
         stopCancelled();
+        stopResync();
       };
     });
     return { ended, close: () => close() };

@@ -222,9 +222,11 @@ export class JobsService {
     const wait = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, CANCEL_SETTLE_MS);
       const unsubscribe = this.events.onFinished(jobId, () => resolve());
+      const stopResync = this.events.onResync(() => resolve());
       cancel = () => {
         clearTimeout(timer);
         unsubscribe();
+        stopResync();
         resolve();
       };
     });

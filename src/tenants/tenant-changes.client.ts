@@ -1,32 +1,9 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
-import pg from 'pg';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Subject } from 'rxjs';
-import { DataSource } from 'typeorm';
-import { DATABASE_URL } from '../database/database.module.js';
+import { ClusterNotifications, NOTIFICATION_CHANNELS } from '../database/cluster-notifications.js';
 
-/** The PostgreSQL channel every instance listens on. */
-export const TENANT_CHANGES_CHANNEL = 'infq_tenant_changes';
-/** How the listener's connection shows in `pg_stat_activity`. */
-export const LISTENER_APPLICATION_NAME = 'infq-tenant-changes';
-
-// A silently dead connection must be noticed well within the 1 s revocation promise: the listener
-// is pinged this often, and trusted only while its last answer is younger than LISTENER_FRESH_MS.
-const PING_INTERVAL_MS = 200;
-const LISTENER_FRESH_MS = 500;
-// How long `caughtUp()` waits for its ping before answering false.
-const CAUGHT_UP_TIMEOUT_MS = 300;
-// A ping unanswered this long means the connection is gone, whatever TCP says.
-const PING_TIMEOUT_MS = 2_000;
-// Pings asked for by callers of `caughtUp()` go out at most this often, however many wait.
-const MIN_PING_GAP_MS = 20;
-const FIRST_RETRY_MS = 250;
-const MAX_RETRY_MS = 2_000;
+/** The PostgreSQL channel tenant and key changes travel on. */
+export const TENANT_CHANGES_CHANNEL = NOTIFICATION_CHANNELS.tenantChanges;
 
 /** What changed; listeners drop whatever they derived from it. */
 export type TenantChange =
@@ -36,193 +13,55 @@ export type TenantChange =
   | { kind: 'key_issued'; keyId: string; keyHash: string };
 
 /**
- * Broadcasts tenant and key changes to every instance through PostgreSQL LISTEN/NOTIFY,
- * so caches of keys and limits are dropped within milliseconds everywhere. The connection is
- * pinged, so a silently dropped one is noticed within a second, and reconnected with backoff.
+ * Broadcasts tenant and key changes to every instance, so caches of keys and limits are dropped
+ * within milliseconds everywhere (see `ClusterNotifications` for how a lost connection is
+ * noticed within a second).
  */
 @Injectable()
-export class TenantChangesClient implements OnModuleInit, OnModuleDestroy {
-  private readonly logger = new Logger(TenantChangesClient.name);
+export class TenantChangesClient implements OnModuleDestroy {
   private readonly changes = new Subject<TenantChange | 'resync'>();
-  private listener: pg.Client | undefined;
-  private connected = false;
-  private closing = false;
-  private lastAnswerAt = 0;
-  private pingInFlightSince: number | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private soonTimer: NodeJS.Timeout | undefined;
-  private lastPingSentAt = 0;
-  /** Callers of `caughtUp()` waiting for the next ping, and those the ping in flight answers. */
-  private waiting: ((caughtUp: boolean) => void)[] = [];
-  private covered: ((caughtUp: boolean) => void)[] = [];
-  private retryTimer: NodeJS.Timeout | undefined;
-  private outageStartedAt: number | undefined;
+  private readonly unsubscribe: () => void;
 
   /** Emits each change, and `'resync'` whenever changes may have been missed. */
   readonly changes$ = this.changes.asObservable();
 
-  constructor(
-    @Inject(DATABASE_URL) private readonly databaseUrl: string,
-    private readonly dataSource: DataSource,
-  ) {}
-
-  /**
-   * True while the listener is connected and answered a ping moments ago: caches must not be
-   * trusted otherwise, since a change may be passing unheard.
-   */
-  get isListening(): boolean {
-    return this.connected && Date.now() - this.lastAnswerAt < LISTENER_FRESH_MS;
+  constructor(private readonly notifications: ClusterNotifications) {
+    this.unsubscribe = notifications.subscribe(TENANT_CHANGES_CHANNEL, {
+      message: (payload) => this.changes.next(parseChange(payload)),
+      resync: () => this.changes.next('resync'),
+    });
   }
 
-  /**
-   * Resolves true once every change committed before this call has been heard (a ping sent after
-   * it was answered: PostgreSQL delivers pending notifications first), false if the listener
-   * is down. Many callers share one ping.
-   */
-  caughtUp(): Promise<boolean> {
-    if (!this.connected) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.pingSoon();
-      // A silently dead connection must not hold callers past the revocation promise.
-      setTimeout(() => resolve(false), CAUGHT_UP_TIMEOUT_MS).unref();
-    });
+  /** True while changes are being heard moments ago: caches may be trusted. */
+  get isListening(): boolean {
+    return this.notifications.isListening;
   }
 
   /** Connected, though perhaps not heard from lately (see `isListening`). */
   get isConnected(): boolean {
-    return this.connected;
+    return this.notifications.isConnected;
   }
 
-  async onModuleInit(): Promise<void> {
-    await this.connect();
-    this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
-    this.pingTimer.unref();
+  /** True once every change committed before this call has been heard; false if not listening. */
+  caughtUp(): Promise<boolean> {
+    return this.notifications.caughtUp();
   }
 
-  async onModuleDestroy(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.pingTimer);
-    clearTimeout(this.soonTimer);
-    this.settleWaiting(false);
-    clearTimeout(this.retryTimer);
-    await this.listener?.end().catch(() => undefined);
+  onModuleDestroy(): void {
+    this.unsubscribe();
     this.changes.complete();
   }
 
   async publish(change: TenantChange): Promise<void> {
-    await this.dataSource.query('SELECT pg_notify($1, $2)', [
-      TENANT_CHANGES_CHANNEL,
-      JSON.stringify(change),
-    ]);
+    await this.notifications.publish(TENANT_CHANGES_CHANNEL, JSON.stringify(change));
   }
+}
 
-  private async connect(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.databaseUrl,
-      keepAlive: true,
-      application_name: LISTENER_APPLICATION_NAME,
-    });
-    client.on('error', () => this.onDisconnect(client));
-    client.on('end', () => this.onDisconnect(client));
-    client.on('notification', (message) => {
-      this.lastAnswerAt = Date.now();
-      try {
-        this.changes.next(JSON.parse(message.payload ?? '') as TenantChange);
-      } catch {
-        this.changes.next('resync');
-      }
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${TENANT_CHANGES_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.listener = client;
-    this.connected = true;
-    this.lastAnswerAt = Date.now();
-    this.pingInFlightSince = undefined;
-    if (this.outageStartedAt !== undefined) {
-      this.logger.log(
-        `tenant change listener back after ${Date.now() - this.outageStartedAt} ms; caches trusted again`,
-      );
-      this.outageStartedAt = undefined;
-    }
-    // Anything cached before this point may predate a change we never heard about.
-    this.changes.next('resync');
-  }
-
-  private ping(): void {
-    const client = this.listener;
-    if (!this.connected || !client) return;
-    if (this.pingInFlightSince !== undefined) {
-      if (Date.now() - this.pingInFlightSince > PING_TIMEOUT_MS) {
-        this.onDisconnect(client, `no answer to a ping within ${PING_TIMEOUT_MS} ms`);
-      }
-      return;
-    }
-    const sentAt = Date.now();
-    this.pingInFlightSince = sentAt;
-    this.lastPingSentAt = sentAt;
-    this.covered = this.waiting;
-    this.waiting = [];
-    client.query('SELECT 1').then(
-      () => {
-        if (client !== this.listener) return;
-        this.pingInFlightSince = undefined;
-        this.lastAnswerAt = Math.max(this.lastAnswerAt, sentAt);
-        const answered = this.covered;
-        this.covered = [];
-        for (const resolve of answered) resolve(true);
-        if (this.waiting.length > 0) this.pingSoon();
-      },
-      (error: Error) => this.onDisconnect(client, error.message),
-    );
-  }
-
-  private pingSoon(): void {
-    if (this.soonTimer || this.pingInFlightSince !== undefined) return;
-    const delay = Math.max(0, this.lastPingSentAt + MIN_PING_GAP_MS - Date.now());
-    this.soonTimer = setTimeout(() => {
-      this.soonTimer = undefined;
-      this.ping();
-    }, delay);
-  }
-
-  private settleWaiting(caughtUp: boolean): void {
-    const settled = [...this.covered, ...this.waiting];
-    this.covered = [];
-    this.waiting = [];
-    for (const resolve of settled) resolve(caughtUp);
-  }
-
-  private onDisconnect(client: pg.Client, reason = 'connection closed'): void {
-    if (client !== this.listener || !this.connected) return;
-    this.connected = false;
-    this.listener = undefined;
-    this.settleWaiting(false);
-    // A connection that stopped answering may never emit 'end': drop its socket outright.
-    (
-      client as unknown as { connection?: { stream?: { destroy(): void } } }
-    ).connection?.stream?.destroy();
-    client.end().catch(() => undefined);
-    this.changes.next('resync');
-    if (this.closing) return;
-    this.outageStartedAt = Date.now();
-    // Once per outage: reconnect attempts are not logged one by one.
-    this.logger.warn(
-      `tenant change listener lost (${reason}); key and tenant caches bypassed until it reconnects`,
-    );
-    this.scheduleReconnect(FIRST_RETRY_MS);
-  }
-
-  private scheduleReconnect(delayMs: number): void {
-    if (this.closing) return;
-    this.retryTimer = setTimeout(() => {
-      this.connect().catch(() => this.scheduleReconnect(Math.min(delayMs * 2, MAX_RETRY_MS)));
-    }, delayMs);
-    this.retryTimer.unref();
+/** A payload no instance of this version sent reads as "something changed": drop everything. */
+function parseChange(payload: string): TenantChange | 'resync' {
+  try {
+    return JSON.parse(payload) as TenantChange;
+  } catch {
+    return 'resync';
   }
 }

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobEventsService } from '../../src/jobs/job-events.service.js';
 import { FakeBackend } from '../support/fake-backend.js';
 import {
   eventually,
@@ -271,6 +273,63 @@ export function describeQueueFlow(backend: QueueBackendKind): void {
       const job = await infq.job(acme.key, id);
       expect(job.status).toBe('cancelled');
       expect(fake.completions('hang-me')).toHaveLength(1);
+    });
+
+    it('delivers every cancel signal when 400 are sent 8 at a time', async () => {
+      const events = infq.app.get(JobEventsService);
+      const sent = Array.from({ length: 400 }, (_, index) => `signal-${randomUUID()}-${index}`);
+      const heard = new Set<string>();
+      const stop = events.onCancelRequested((jobId) => heard.add(jobId));
+      try {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (next < sent.length) await events.requestCancel(sent[next++]);
+          }),
+        );
+        await eventually(() => expect(sent.filter((id) => !heard.has(id))).toEqual([]), 5_000);
+      } finally {
+        stop();
+      }
+    });
+
+    it('hears every one of 30 cancels sent at once, and every ending, while other jobs finish around them', async () => {
+      fake.script('hang-many', { type: 'hang' });
+      const tenant = await infq.createTenant({ max_concurrent: 200 });
+      const hanging = await Promise.all(
+        Array.from({ length: 30 }, (_, index) => infq.submit(tenant.key, `hang-many ${index}`)),
+      );
+      const open = () =>
+        fake.completions('hang-many').filter((request) => !request.finished && !request.aborted);
+      await eventually(() => expect(open()).toHaveLength(30));
+      // Jobs ending while the cancels travel: their endings and the cancels cross in the queue.
+      const waitStartedAt = Date.now();
+      const waiting = Promise.all(
+        Array.from({ length: 60 }, async (_, index) => {
+          const response = await infq.chat(
+            tenant.key,
+            `around ${index}`,
+            {},
+            { prefer: 'wait=30' },
+          );
+          return { status: response.status, ms: Date.now() - waitStartedAt };
+        }),
+      );
+      const cancels = await Promise.all(
+        hanging.map((id) =>
+          infq.fetch(`/v1/results/${id}`, {
+            method: 'DELETE',
+            headers: { authorization: `Bearer ${tenant.key}` },
+          }),
+        ),
+      );
+      expect(cancels.map((response) => response.status)).toEqual(Array(30).fill(200));
+      // Every backend request is aborted, none left open until the upstream timeout.
+      await eventually(() => expect(open()).toHaveLength(0), 5_000);
+      // Every waiting client heard its job end: none ran out its 30 s wait.
+      const answers = await waiting;
+      expect(answers.map((answer) => answer.status)).toEqual(Array(60).fill(200));
+      expect(Math.max(...answers.map((answer) => answer.ms))).toBeLessThan(20_000);
     });
 
     it('cancels a job waiting for its retry', async () => {

@@ -8,10 +8,8 @@ import { ApiKeyAuthService } from '../../src/auth/api-key-auth.service.js';
 import { createLogger } from '../../src/common/logger.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { ApiKeysService } from '../../src/tenants/api-keys.service.js';
-import {
-  LISTENER_APPLICATION_NAME,
-  TenantChangesClient,
-} from '../../src/tenants/tenant-changes.client.js';
+import { LISTENER_APPLICATION_NAME } from '../../src/database/cluster-notifications.js';
+import { TenantChangesClient } from '../../src/tenants/tenant-changes.client.js';
 import { FakeBackend } from '../support/fake-backend.js';
 import { ADMIN_TOKEN, createTestDatabase, eventually, testEnv } from '../support/infq-harness.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
