@@ -1020,6 +1020,10 @@ async function openCounters(redisUrl, databaseName) {
   }
   const client = new pg.Client({ connectionString: OPTIONS.postgresUrl });
   await client.connect();
+  const benchUrl = new URL(OPTIONS.postgresUrl);
+  benchUrl.pathname = `/${databaseName}`;
+  const inBench = new pg.Client({ connectionString: benchUrl.toString() });
+  await inBench.connect();
   return {
     read: async () => {
       const out = {};
@@ -1041,6 +1045,15 @@ async function openCounters(redisUrl, databaseName) {
       );
       out.pgXacts = Number(rows[0]?.xacts ?? NaN);
       out.pgWrites = Number(rows[0]?.writes ?? NaN);
+      const functions = await inBench.query(
+        'SELECT funcname, calls, self_time FROM pg_stat_user_functions',
+      );
+      out.pgFunctions = Object.fromEntries(
+        functions.rows.map((row) => [
+          row.funcname,
+          { calls: Number(row.calls), selfMs: Number(row.self_time) },
+        ]),
+      );
       return out;
     },
     perRequest: (a, b, n) => {
@@ -1064,11 +1077,20 @@ async function openCounters(redisUrl, databaseName) {
       }
       per.pgXacts = (b.pgXacts - a.pgXacts) / n;
       per.pgWrites = (b.pgWrites - a.pgWrites) / n;
+      // Top-level calls only count once: self time, not total, so nested calls do not add up twice.
+      per.pgTop = Object.entries(b.pgFunctions)
+        .map(([name, f]) => {
+          const before = a.pgFunctions[name] ?? { calls: 0, selfMs: 0 };
+          return [name, (f.calls - before.calls) / n, (f.selfMs - before.selfMs) / n];
+        })
+        .filter(([, calls]) => calls > 0)
+        .sort((x, y) => y[2] - x[2])
+        .slice(0, 6);
       return per;
     },
     close: async () => {
       redis?.disconnect();
-      await client.end();
+      await Promise.all([client.end(), inBench.end()]);
     },
   };
 }
@@ -1174,6 +1196,8 @@ async function createDatabase() {
   const admin = new pg.Client({ connectionString: OPTIONS.postgresUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
+  // Every session in it counts calls and time per PL/pgSQL function (BullMQ's and infq's own).
+  await admin.query(`ALTER DATABASE ${name} SET track_functions = 'pl'`);
   await admin.end();
   const url = new URL(OPTIONS.postgresUrl);
   url.pathname = `/${name}`;
@@ -1810,6 +1834,9 @@ function renderResults(r) {
         fmt(p.pgXacts, 2),
         fmt(p.pgWrites, 2),
         p.redisTop ? p.redisTop.map(([c, v]) => `${c} ${fmt(v, 2)}`).join(', ') : 'n/a',
+        p.pgTop?.length
+          ? p.pgTop.map(([f, calls, ms]) => `${f} ${fmt(calls, 2)}× ${fmt(ms, 2)} ms`).join(', ')
+          : 'n/a',
       ]);
     }
   }
@@ -1820,9 +1847,20 @@ function renderResults(r) {
       '',
       "PostgreSQL: transactions (committed + rolled back) and rows written in this run's database,",
       'from `pg_stat_database`. Redis: the most frequent commands per request from `INFO',
-      'commandstats` (commands run inside Lua scripts count too).',
+      'commandstats` (commands run inside Lua scripts count too). PostgreSQL functions: the',
+      "PL/pgSQL functions (BullMQ's and infq's) taking the most time of their own per request,",
+      'as calls and milliseconds per request, from `pg_stat_user_functions` (`track_functions`).',
       '',
-      table(['scenario', 'PG xacts/req', 'PG rows written/req', 'Redis commands/req'], rtRows),
+      table(
+        [
+          'scenario',
+          'PG xacts/req',
+          'PG rows written/req',
+          'Redis commands/req',
+          'PostgreSQL functions (calls, self ms per request)',
+        ],
+        rtRows,
+      ),
     );
   }
 

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { DataSource } from 'typeorm';
 import { AppError } from '../common/app-error.js';
 import { ErrorCode } from '../common/error-code.js';
+import { ClusterNotifications } from '../database/cluster-notifications.js';
 import { runsApi, type AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { JobsService, type QueueCounts } from '../jobs/jobs.service.js';
@@ -28,6 +29,9 @@ export interface HealthReport {
 // them all this long. Node state is read from memory on every call.
 const CHECK_TTL_MS = 500;
 const PROBE_TIMEOUT_MS = 2_000;
+// A queue store that answered this recently but is slow now (under load) is busy, not down: its
+// last counts stand in. One that refuses (an error, not a timeout) is down at once.
+const SLOW_COUNTS_GRACE_MS = 10_000;
 export const VERSION = '0.1.0';
 
 /** `GET /health/ready` when ready. */
@@ -47,6 +51,7 @@ interface DependencyCheck {
 export class HealthService {
   private readonly startedAt = Date.now();
   private cached: { at: number; check: Promise<DependencyCheck> } | undefined;
+  private lastCounts: { at: number; counts: QueueCounts } | undefined;
 
   constructor(
     private readonly jobs: JobsService,
@@ -56,6 +61,7 @@ export class HealthService {
     private readonly httpAdapterHost: HttpAdapterHost,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redisPolicy: RedisPolicyCheck,
+    private readonly notifications: ClusterNotifications,
   ) {}
 
   /**
@@ -124,22 +130,44 @@ export class HealthService {
   }
 
   private async checkDependencies(): Promise<DependencyCheck> {
-    const [counts, database] = await Promise.all([
-      withTimeout(this.jobs.counts()).catch(() => undefined),
-      withTimeout(this.dataSource.query('SELECT 1')).then(
-        () => 'ok' as const,
-        () => 'down' as const,
-      ),
-    ]);
+    const [counts, database] = await Promise.all([this.queueCounts(), this.databaseState()]);
     return { counts, database };
   }
+
+  private async queueCounts(): Promise<QueueCounts | undefined> {
+    try {
+      const counts = await withTimeout(this.jobs.counts());
+      this.lastCounts = { at: Date.now(), counts };
+      return counts;
+    } catch (error) {
+      const recent =
+        this.lastCounts && Date.now() - this.lastCounts.at < SLOW_COUNTS_GRACE_MS
+          ? this.lastCounts.counts
+          : undefined;
+      return error === PROBE_TIMED_OUT ? recent : undefined;
+    }
+  }
+
+  /**
+   * The notification listener's own connection answers a ping several times a second: while it
+   * does, the database is up, however busy the shared pool is. Otherwise the pool is asked.
+   */
+  private async databaseState(): Promise<'ok' | 'down'> {
+    if (this.notifications.isListening) return 'ok';
+    return withTimeout(this.dataSource.query('SELECT 1')).then(
+      () => 'ok' as const,
+      () => 'down' as const,
+    );
+  }
 }
+
+const PROBE_TIMED_OUT = new Error('timeout');
 
 function withTimeout<T>(promise: Promise<T>): Promise<T> {
   return Promise.race([
     promise,
     new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('timeout')), PROBE_TIMEOUT_MS).unref(),
+      setTimeout(() => reject(PROBE_TIMED_OUT), PROBE_TIMEOUT_MS).unref(),
     ),
   ]);
 }
