@@ -171,7 +171,11 @@ if (OPTIONS.baseline) BUILDS.unshift(snapshotBuild('baseline', path.resolve(OPTI
 const CURRENT = BUILDS.at(-1);
 // Whether the build is older than the source it is supposed to come from.
 const BUILD_AGE = (() => {
-  const builtAt = statSync(path.join(OPTIONS.infq, 'dist/src/main.js')).mtimeMs;
+  // The build writes its stamp every time; unchanged output files keep their old dates.
+  const stamp = path.join(OPTIONS.infq, 'dist/.build-stamp');
+  const builtAt = statSync(
+    existsSync(stamp) ? stamp : path.join(OPTIONS.infq, 'dist/src/main.js'),
+  ).mtimeMs;
   const newer = readdirSync(path.join(OPTIONS.infq, 'src'), { recursive: true })
     .map((file) => path.join('src', String(file)))
     .filter((file) => {
