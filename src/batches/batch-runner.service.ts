@@ -43,8 +43,6 @@ const LEASE_MS = 15_000;
 const ALL_SUBMITTED = 2_147_483_647;
 // Lines submitted together; progress is recorded after each group, so a crash repeats at most one.
 const SUBMIT_GROUP = 200;
-// Submissions in flight at once: each takes a database connection for a moment.
-const SUBMIT_CONCURRENCY = 8;
 const INSERT_GROUP = 1_000;
 const MAX_VALIDATION_ERRORS = 100;
 const RECONCILE_PAGE = 500;
@@ -293,9 +291,10 @@ export class BatchRunner implements OnApplicationBootstrap, OnModuleDestroy {
     }
     let group: { line: number; submission: JobSubmission }[] = [];
     const flush = async (): Promise<boolean> => {
-      await forEachLimited(group, SUBMIT_CONCURRENCY, async ({ submission }) => {
-        await this.submissions.submit(submission);
-      });
+      await this.submissions.submitMany(
+        batch.tenantId,
+        group.map(({ submission }) => submission),
+      );
       const last = group[group.length - 1].line;
       group = [];
       if (!(await this.batches.markSubmitted(batch.id, last))) return false;

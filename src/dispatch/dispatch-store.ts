@@ -82,6 +82,12 @@ export function nodesJson(nodes: readonly DispatchNode[]): string {
   );
 }
 
+/** A job to list: its id and the model it asks for. */
+export interface ListedJob {
+  jobId: string;
+  model: string;
+}
+
 export interface DispatchStore {
   /**
    * Puts a job that is durably in the queue into its tenant's waiting list (idempotent: a job
@@ -95,6 +101,8 @@ export interface DispatchStore {
     model: string,
     force: boolean,
   ): Promise<void>;
+  /** `enqueue` (without `force`) for several jobs of one tenant's lane, in one round trip. */
+  enqueueMany(jobs: readonly ListedJob[], tenant: DispatchTenant, lane: JobLane): Promise<void>;
   /**
    * The fast path for a job about to be added to the queue: when no list waits and no retry is
    * due, the tenant has a free slot and a node serving the model has room, the job takes its

@@ -21,6 +21,7 @@ import type {
   DispatchStore,
   DispatchTenant,
   JobLane,
+  ListedJob,
 } from './dispatch-store.js';
 
 export const DISPATCH_STORE = Symbol('DISPATCH_STORE');
@@ -108,6 +109,28 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     } catch (error) {
       if (this.unlisted.size < MAX_UNLISTED_JOBS) this.unlisted.set(jobId, { tenant, lane, model });
       this.logger.debug({ msg: 'job listed later', jobId, error: (error as Error).message });
+    }
+    this.kick();
+  }
+
+  /** `enqueue` for several parked jobs of one tenant's lane (a batch's group), in one call. */
+  async enqueueMany(
+    jobs: readonly ListedJob[],
+    tenant: DispatchTenant,
+    lane: JobLane,
+  ): Promise<void> {
+    try {
+      await this.store.enqueueMany(jobs, tenant, lane);
+    } catch (error) {
+      for (const { jobId, model } of jobs) {
+        if (this.unlisted.size >= MAX_UNLISTED_JOBS) break;
+        this.unlisted.set(jobId, { tenant, lane, model });
+      }
+      this.logger.debug({
+        msg: 'jobs listed later',
+        jobs: jobs.length,
+        error: (error as Error).message,
+      });
     }
     this.kick();
   }

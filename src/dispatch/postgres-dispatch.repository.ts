@@ -17,6 +17,7 @@ import {
   type DispatchStore,
   type DispatchTenant,
   type JobLane,
+  type ListedJob,
   listingArgs,
   nodesJson,
 } from './dispatch-store.js';
@@ -129,6 +130,25 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
       ...listingArgs(jobId, tenant, lane, model),
       force,
     ]);
+  }
+
+  async enqueueMany(
+    jobs: readonly ListedJob[],
+    tenant: DispatchTenant,
+    lane: JobLane,
+  ): Promise<void> {
+    await this.dataSource.query(
+      `SELECT infq_dispatch_enqueue(j.id, $3, $4, j.model, $5, $6, false)
+         FROM unnest($1::uuid[], $2::text[]) AS j(id, model)`,
+      [
+        jobs.map((job) => job.jobId),
+        jobs.map((job) => job.model),
+        tenant.tenantId,
+        queueName(tenant.tenantId, lane),
+        tenant.maxConcurrent,
+        tenant.weight,
+      ],
+    );
   }
 
   async claim(

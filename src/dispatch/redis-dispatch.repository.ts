@@ -17,6 +17,7 @@ import {
   type DispatchStore,
   type DispatchTenant,
   type JobLane,
+  type ListedJob,
   listingArgs,
   nodesJson,
 } from './dispatch-store.js';
@@ -116,6 +117,21 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
     force: boolean,
   ): Promise<void> {
     await this.run('ENQUEUE', ...listingArgs(jobId, tenant, lane, model), force ? '1' : '0');
+  }
+
+  async enqueueMany(
+    jobs: readonly ListedJob[],
+    tenant: DispatchTenant,
+    lane: JobLane,
+  ): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    const queued = pipeline as unknown as Record<ScriptName, (...args: unknown[]) => unknown>;
+    for (const { jobId, model } of jobs) {
+      queued.ENQUEUE(this.prefix, ...listingArgs(jobId, tenant, lane, model), '0');
+    }
+    for (const [error] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+    }
   }
 
   async claim(

@@ -1,9 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Job, Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import type { DispatchTenant } from '../dispatch/dispatch-store.js';
+import type { DispatchTenant, JobLane } from '../dispatch/dispatch-store.js';
 import { DispatchService } from '../dispatch/dispatch.service.js';
 import {
   CHAT_COMPLETION_JOB,
@@ -56,9 +56,36 @@ export class InferenceProducer {
     return job;
   }
 
+  /**
+   * `enqueue` for jobs of one tenant that never take the fast path (a batch's lines): added
+   * parked in one queue call, then listed in one store call.
+   */
+  async enqueueMany(
+    jobs: readonly { jobId: string; data: InferenceJobData }[],
+    tenant: DispatchTenant,
+    lane: JobLane,
+  ): Promise<void> {
+    await this.queue.addBulk(
+      jobs.map(({ jobId, data }) => ({
+        name: CHAT_COMPLETION_JOB,
+        data,
+        opts: this.options(jobId, data),
+      })),
+    );
+    await this.dispatch.enqueueMany(
+      jobs.map(({ jobId, data }) => ({ jobId, model: data.model })),
+      tenant,
+      lane,
+    );
+  }
+
   private add(jobId: string, data: InferenceJobData) {
+    return this.queue.add(CHAT_COMPLETION_JOB, data, this.options(jobId, data));
+  }
+
+  private options(jobId: string, data: InferenceJobData): JobsOptions {
     const { retry, retention } = this.config;
-    return this.queue.add(CHAT_COMPLETION_JOB, data, {
+    return {
       jobId,
       // Parked until dispatched, unless leased already: waiting for a slot is not an attempt.
       ...(data.claimedNode === undefined && { delay: PARK_MS }),
@@ -68,6 +95,6 @@ export class InferenceProducer {
       // BullMQ prunes finished jobs lazily; reads also check these ages, so expiry is exact.
       removeOnComplete: { age: retention.resultTtlS },
       removeOnFail: { age: retention.deadTtlS },
-    });
+    };
   }
 }

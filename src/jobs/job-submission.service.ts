@@ -31,6 +31,31 @@ export class JobSubmissionService {
     private readonly metrics: MetricsService,
   ) {}
 
+  /**
+   * Submits several jobs of one tenant, all with an `origin` (a batch's group): one queue call
+   * and one store call for the group. Durable once the promise resolves.
+   */
+  async submitMany(tenantId: string, submissions: readonly JobSubmission[]): Promise<void> {
+    if (submissions.length === 0) return;
+    const tenant = await this.tenants.get(tenantId);
+    await this.producer.enqueueMany(
+      submissions.map((submission) => ({
+        jobId: submission.jobId ?? randomUUID(),
+        data: {
+          tenantId,
+          model: submission.model,
+          request: submission.request,
+          lane: 'batch' as const,
+          ...(submission.origin && { origin: submission.origin }),
+          ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
+        },
+      })),
+      { tenantId: tenant.id, maxConcurrent: tenant.maxConcurrent, weight: tenant.weight },
+      'batch',
+    );
+    this.metrics.jobAccepted(submissions.length);
+  }
+
   async submit(submission: JobSubmission): Promise<string> {
     const jobId = submission.jobId ?? randomUUID();
     const lane = submission.origin ? 'batch' : 'interactive';

@@ -182,9 +182,9 @@ export class MetricsService {
     series.duration.observe(seconds);
   }
 
-  /** A job was accepted into the queue (any mode that queues one). */
-  jobAccepted(): void {
-    this.jobsAccepted.inc();
+  /** Jobs were accepted into the queue (any mode that queues one). */
+  jobAccepted(count = 1): void {
+    this.jobsAccepted.inc(count);
   }
 
   /** A job reached a final state. Call once per job, where the state is written. */

@@ -294,6 +294,29 @@ describe.each(['redis', 'postgres'] as const)('dispatch store conformance (%s)',
     expect(await ids(nodes)).toEqual([interactive]);
   });
 
+  it('lists a group of batch lines in one call, in order, once however often it is sent', async () => {
+    const nodes = [node(`n-${randomUUID()}`, 10, ['a', 'b'])];
+    const t = tenant({ maxConcurrent: 2 });
+    const settings: DispatchTenant = {
+      tenantId: t.id,
+      maxConcurrent: t.limits.maxConcurrent,
+      weight: t.limits.weight,
+    };
+    const group = ['a', 'b', 'a'].map((model) => ({ jobId: randomUUID(), model }));
+    await store.enqueueMany(group, settings, 'batch');
+    // Sent again (a resumed batch): nothing is listed twice, nothing moves.
+    await store.enqueueMany(group, settings, 'batch');
+    expect(await store.queuePosition(t.id, 'batch', group[2].jobId)).toBe(3);
+    expect((await store.counters(t.id)).queuedJobs).toBe(0);
+    expect(await ids(nodes)).toEqual([group[0].jobId, group[1].jobId]);
+    await store.finish(group[0].jobId, { kind: 'final' });
+    await store.finish(group[1].jobId, { kind: 'final' });
+    expect(await store.dispatch(nodes, 10, LEASE)).toEqual([
+      { jobId: group[2].jobId, tenantId: t.id, node: nodes[0].id },
+    ]);
+    expect(await ids(nodes)).toEqual([]);
+  });
+
   it('puts a leased job back at its place when its worker hands it back', async () => {
     const nodes = [node(`n-${randomUUID()}`, 10)];
     const t = tenant({ maxConcurrent: 1 });
