@@ -11,7 +11,8 @@
 //   4. another tenant's interactive latency during the batch: a wait-mode chat completion every
 //      200 ms (p50, p95, max).
 // Flags: --lines=N (default 50,000), --backend=redis|postgres (default redis),
-//   --latency-ms=N (fake backend latency, default 20), --concurrency=N (WORKER_CONCURRENCY, 64).
+//   --latency-ms=N (fake backend latency, default 20), --concurrency=N (WORKER_CONCURRENCY, 64),
+//   --node-max=N (the node's capacity, NODE_MAX_INFLIGHT; default: the worker concurrency).
 // Environment: BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test),
 //   BENCH_REDIS_URL (default redis://127.0.0.1:6379).
 import { Redis } from 'ioredis';
@@ -31,13 +32,22 @@ import {
 } from './lib/script.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const option = parseFlags('bench/batch.js', ['lines', 'backend', 'latency-ms', 'concurrency']);
+const option = parseFlags('bench/batch.js', [
+  'lines',
+  'backend',
+  'latency-ms',
+  'concurrency',
+  'node-max',
+]);
 const log = logger('bench:batch');
 const fail = (message) => stop('bench/batch.js', message);
 const LINES = Number(option('lines', 50_000));
 const BACKEND = option('backend', 'redis');
 const LATENCY_MS = Number(option('latency-ms', 20));
 const CONCURRENCY = Number(option('concurrency', 64));
+// The node's capacity: the dispatcher rations places, so another tenant's job waits for the
+// next free one instead of behind every line already handed to the queue.
+const NODE_MAX = Number(option('node-max', CONCURRENCY));
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString('hex')}`;
@@ -92,7 +102,7 @@ async function main(cleanups) {
       REDIS_URL: BACKEND === 'redis' ? REDIS_URL : '',
       REDIS_PREFIX: prefix,
       BUS_NODES: `http://127.0.0.1:${fakePort}/v1`,
-      NODE_MAX_INFLIGHT: '100000',
+      NODE_MAX_INFLIGHT: String(NODE_MAX),
       ADMIN_TOKEN,
       HOST: '127.0.0.1',
       PORT: String(port),
@@ -156,6 +166,16 @@ async function main(cleanups) {
     peakRssMb = Math.max(peakRssMb, rssMb(infq.pid) ?? 0);
   }, 100);
   cleanups.push(async () => clearInterval(sampler));
+  // What of the RSS is V8's heap (infq's own /metrics, once a second).
+  const heapPeak = { total: 0, used: 0 };
+  const heapSampler = setInterval(() => {
+    void heapMb(base).then((heap) => {
+      if (!heap) return;
+      heapPeak.total = Math.max(heapPeak.total, heap.total);
+      heapPeak.used = Math.max(heapPeak.used, heap.used);
+    });
+  }, 1_000);
+  cleanups.push(async () => clearInterval(heapSampler));
 
   const input = Array.from({ length: LINES }, (_, i) =>
     JSON.stringify({
@@ -245,6 +265,10 @@ async function main(cleanups) {
           ['time to output file downloaded, s', fmt(outputS, 1)],
           ['infq RSS before the batch, MiB', fmt(rssBefore, 0)],
           ['infq peak RSS during the batch, MiB', fmt(peakRssMb, 0)],
+          [
+            'V8 heap during the batch: peak total / peak used, MiB',
+            `${fmt(heapPeak.total, 0)} / ${fmt(heapPeak.used, 0)}`,
+          ],
           ['interactive requests of another tenant', fmt(latencies.length)],
           ['interactive latency p50, ms', fmt(quantile(latencies, 0.5))],
           ['interactive latency p95, ms', fmt(quantile(latencies, 0.95))],
@@ -291,4 +315,15 @@ async function clearRedisPrefix(prefix) {
   } finally {
     redis.disconnect();
   }
+}
+
+/** V8's heap size and use, in MiB, from infq's Prometheus metrics; null when unreadable. */
+async function heapMb(base) {
+  const text = await fetch(`${base}/metrics`)
+    .then((response) => (response.ok ? response.text() : ''))
+    .catch(() => '');
+  const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const total = read('infq_nodejs_heap_size_total_bytes');
+  const used = read('infq_nodejs_heap_size_used_bytes');
+  return Number.isFinite(total) ? { total: total / 2 ** 20, used: used / 2 ** 20 } : null;
 }
