@@ -81,6 +81,36 @@ describe.each(['redis'] as ('redis' | 'postgres')[])(
       }, 20_000);
     });
 
+    it('reads the database as up while every pooled connection is taken for longer than the probe waits', async () => {
+      const dataSource = infq.app.get(DataSource);
+      // Every connection of the pool (10) busy for 4 s: a probe through the pool would wait 2 s and
+      // answer "down".
+      const marker = `health-busy-${Date.now()}`;
+      const busy = Array.from({ length: 10 }, () =>
+        dataSource.query(`SELECT pg_sleep(4) -- ${marker}`),
+      );
+      const observer = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await observer.connect();
+      try {
+        await eventually(async () => {
+          const { rows } = await observer.query<{ count: number }>(
+            `SELECT count(*)::int AS count FROM pg_stat_activity
+              WHERE state = 'active' AND query LIKE '%' || $1`,
+            [marker],
+          );
+          expect(rows[0].count).toBe(10);
+        });
+        const startedAt = Date.now();
+        const health = await infq.fetch('/health');
+        expect(Date.now() - startedAt).toBeLessThan(1_000);
+        expect(health.status).toBe(200);
+        expect(await health.json()).toMatchObject({ status: 'ok', database: 'ok' });
+      } finally {
+        await observer.end();
+        await Promise.all(busy);
+      }
+    });
+
     it('names the request id in a 5xx message', async () => {
       await proxy.cut();
       const response = await infq.fetch('/admin/api/tenants', {
@@ -137,50 +167,5 @@ describe('probes of a MODE=worker process', () => {
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain('infq_queue_jobs');
     await expectOpenAiError(await infq.fetch('/v1/models'), 404, 'route_not_found');
-  });
-});
-
-describe('probes of a process whose database pool is busy', () => {
-  let fake: FakeBackend;
-  let infq: Infq;
-
-  beforeAll(async () => {
-    fake = await FakeBackend.start();
-    infq = await Infq.start('redis', [fake]);
-  });
-
-  afterAll(async () => {
-    await infq?.close();
-    await fake?.close();
-  });
-
-  it('reads the database as up while every pooled connection is taken for longer than the probe waits', async () => {
-    const dataSource = infq.app.get(DataSource);
-    // Every connection of the pool (10) busy for 4 s: a probe through the pool would wait 2 s and
-    // answer "down".
-    const marker = `health-busy-${Date.now()}`;
-    const busy = Array.from({ length: 10 }, () =>
-      dataSource.query(`SELECT pg_sleep(4) -- ${marker}`),
-    );
-    const observer = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-    await observer.connect();
-    try {
-      await eventually(async () => {
-        const { rows } = await observer.query<{ count: number }>(
-          `SELECT count(*)::int AS count FROM pg_stat_activity
-            WHERE state = 'active' AND query LIKE '%' || $1`,
-          [marker],
-        );
-        expect(rows[0].count).toBe(10);
-      });
-      const startedAt = Date.now();
-      const health = await infq.fetch('/health');
-      expect(Date.now() - startedAt).toBeLessThan(1_000);
-      expect(health.status).toBe(200);
-      expect(await health.json()).toMatchObject({ status: 'ok', database: 'ok' });
-    } finally {
-      await observer.end();
-      await Promise.all(busy);
-    }
   });
 });
