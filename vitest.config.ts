@@ -10,6 +10,7 @@ const SERIAL_E2E = [
   'test/e2e/dispatch.crash.e2e-spec.ts',
   'test/e2e/reliability-auth.e2e-spec.ts',
   'test/e2e/reliability-sign-in.e2e-spec.ts',
+  'test/e2e/reliability-cancel.e2e-spec.ts',
 ];
 
 const e2e = {

@@ -33,7 +33,7 @@ describe('reliability 6: the embedded PostgreSQL', () => {
           BUS_NODES: fake.url,
           RETRY_BASE_MS: '100',
           RETRY_MAX_MS: '1000',
-          LOG_LEVEL: 'warn',
+          LOG_LEVEL: 'info',
         },
         120_000,
       );
@@ -79,7 +79,10 @@ describe('reliability 6: the embedded PostgreSQL', () => {
         const readPid = (): number =>
           Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
         // A health answer cached from before the kill proves nothing: wait for the new server.
-        await eventually(() => expect(readPid()).not.toBe(pid), 60_000);
+        await eventually(
+          () => expect(readPid(), `infq said:\n${infq.output.join('')}`).not.toBe(pid),
+          60_000,
+        );
         await eventually(async () => {
           const health = await fetch(`${infq.url}/health`);
           const body = (await health.json()) as { database?: string };
