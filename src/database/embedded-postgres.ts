@@ -1,7 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +37,7 @@ export class EmbeddedPostgres {
 
   private constructor(
     private readonly server: EmbeddedPostgresType,
+    private readonly databaseDir: string,
     /** Connection URL of the started server's `infq` database. */
     readonly url: string,
     private readonly logger: Logger,
@@ -97,6 +106,7 @@ export class EmbeddedPostgres {
     logger.info({ databaseDir, port }, 'embedded PostgreSQL started');
     const embedded = new EmbeddedPostgres(
       server,
+      databaseDir,
       `postgres://${USER}:${encodeURIComponent(finalPassword)}@127.0.0.1:${port}/${DATABASE}`,
       logger,
     );
@@ -118,14 +128,15 @@ export class EmbeddedPostgres {
         { code, signal },
         'embedded PostgreSQL stopped unexpectedly; starting it again',
       );
-      void this.restart();
+      void this.restart(child.pid);
     });
   }
 
-  private async restart(): Promise<void> {
+  private async restart(deadPid: number | undefined): Promise<void> {
     const startedAt = Date.now();
     for (let delay = FIRST_RESTART_DELAY_MS; !this.stopping;) {
       try {
+        if (deadPid !== undefined) removeStaleLockFile(this.databaseDir, deadPid);
         // Its old backends may still be exiting; a start that finds them fails and is retried.
         await this.server.start();
         if (this.stopping) return;
@@ -141,6 +152,47 @@ export class EmbeddedPostgres {
       }
     }
   }
+}
+
+/**
+ * Removes the lock file of a server process that has exited, once no process is attached to the
+ * shared memory it names (PostgreSQL's own interlock against old backends). Left in place,
+ * PostgreSQL takes any live process of its user that has since been given the dead server's
+ * process id (ids wrap at 32,768 on many machines, and a PostgreSQL server of the system runs as
+ * the same user) for a server still running, and refuses to start for as long as that one lives.
+ */
+export function removeStaleLockFile(databaseDir: string, deadPid: number): boolean {
+  const lockFile = resolve(databaseDir, 'postmaster.pid');
+  let lines: string[];
+  try {
+    lines = readFileSync(lockFile, 'utf8').split('\n');
+  } catch {
+    return false;
+  }
+  if (Number(lines[0]) !== deadPid) return false;
+  // Line 7: the shared memory segment's key and id.
+  const shmid = Number(lines[6]?.trim().split(/\s+/)[1]);
+  if (!Number.isInteger(shmid) || attachedProcesses(shmid) > 0) return false;
+  rmSync(lockFile, { force: true });
+  return true;
+}
+
+/**
+ * How many processes are attached to the System V shared memory segment `shmid`: 0 when it is
+ * gone; 1 when this cannot be read (not Linux), which leaves the decision to PostgreSQL.
+ */
+function attachedProcesses(shmid: number): number {
+  let table: string;
+  try {
+    table = readFileSync('/proc/sysvipc/shm', 'utf8');
+  } catch {
+    return 1;
+  }
+  for (const line of table.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (Number(fields[1]) === shmid) return Number(fields[6]);
+  }
+  return 0;
 }
 
 function readPassword(dataDir: string): string | undefined {
