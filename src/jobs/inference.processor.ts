@@ -78,9 +78,8 @@ export class InferenceProcessor
   private readonly ends = new Map<string, AttemptEnd>();
   private unsubscribes: (() => void)[] = [];
   private shuttingDown = false;
-  private readonly running = new Set<Promise<unknown>>();
-  /** The jobs this process is running now, by id. */
-  private readonly runningJobs = new Map<string, InferenceJob>();
+  /** Each run in progress in this process, and its job. */
+  private readonly running = new Map<Promise<unknown>, InferenceJob>();
 
   constructor(
     private readonly upstream: ChatCompletionsClient,
@@ -119,7 +118,7 @@ export class InferenceProcessor
     // A fetch already under way when the worker paused can still deliver a job: it is handed
     // back too, so wait until nothing is running.
     for (let round = 0; round < 10 && this.running.size > 0; round++) {
-      await Promise.allSettled(this.running);
+      await Promise.allSettled(this.running.keys());
     }
   }
 
@@ -129,13 +128,11 @@ export class InferenceProcessor
     signal?: AbortSignal,
   ): Promise<InferenceJobResult> {
     const run = this.run(job, token, signal ?? new AbortController().signal);
-    this.running.add(run);
-    this.runningJobs.set(job.id!, job);
+    this.running.set(run, job);
     try {
       return await run;
     } finally {
       this.running.delete(run);
-      this.runningJobs.delete(job.id!);
     }
   }
 
@@ -310,7 +307,8 @@ export class InferenceProcessor
 
   /** Cancel requests may have passed unheard: each running job's own record says. */
   private async recheckCancels(): Promise<void> {
-    for (const id of this.runningJobs.keys()) {
+    for (const { id } of [...this.running.values()]) {
+      if (id === undefined) continue;
       const stored = await Job.fromId<InferenceJobData>(this.worker, id).catch(() => undefined);
       if (stored && isCancelRequested(stored)) this.cancel(id);
     }

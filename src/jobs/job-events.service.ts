@@ -48,6 +48,8 @@ export class JobEventsService implements OnModuleInit, OnModuleDestroy {
   private producer: QueueEventsProducer | undefined;
   private unsubscribe: (() => void) | undefined;
   private unannounced: JobFinishedEvent[] = [];
+  /** Whether infq sends its own signals (PostgreSQL queue) rather than BullMQ's queue events. */
+  private readonly ownSignals: boolean;
 
   constructor(
     @Inject(QUEUE_BACKEND) private readonly backend: QueueBackend,
@@ -55,10 +57,11 @@ export class JobEventsService implements OnModuleInit, OnModuleDestroy {
   ) {
     // One listener per waiting request: there may be thousands.
     this.emitter.setMaxListeners(0);
+    this.ownSignals = backend.name === 'postgres';
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.backend.name === 'postgres') {
+    if (this.ownSignals) {
       this.unsubscribe = this.notifications.subscribe(NOTIFICATION_CHANNELS.jobSignals, {
         message: (payload) => this.received(payload),
         resync: () => this.emitter.emit(RESYNC_EVENT),
@@ -87,11 +90,8 @@ export class JobEventsService implements OnModuleInit, OnModuleDestroy {
 
   /** Tells every instance to abort `jobId` if it is running it. */
   async requestCancel(jobId: string): Promise<void> {
-    if (this.producer) {
-      await this.producer.publishEvent({ eventName: CANCEL_REQUESTED_EVENT, jobId });
-      return;
-    }
-    await this.signal({ cancel: jobId });
+    if (this.ownSignals) await this.signal({ cancel: jobId });
+    else await this.producer?.publishEvent({ eventName: CANCEL_REQUESTED_EVENT, jobId });
   }
 
   /**
@@ -99,7 +99,7 @@ export class JobEventsService implements OnModuleInit, OnModuleDestroy {
    * event already says so; on PostgreSQL the endings of one tick go out as one notification.
    */
   announceFinished(event: JobFinishedEvent): void {
-    if (this.producer) return;
+    if (!this.ownSignals) return;
     this.unannounced.push(event);
     if (this.unannounced.length > 1) return;
     setImmediate(() => {

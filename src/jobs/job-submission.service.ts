@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { DispatchTenant } from '../dispatch/dispatch-store.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { TenantsService } from '../tenants/tenants.service.js';
 import type { JobOrigin } from './job-lifecycle.service.js';
+import type { InferenceJobData } from './inference-queue.js';
 import { InferenceProducer } from './inference.producer.js';
 
 /** A job to create on behalf of a tenant, outside the HTTP admission path (e.g. a batch line). */
@@ -37,20 +39,12 @@ export class JobSubmissionService {
    */
   async submitMany(tenantId: string, submissions: readonly JobSubmission[]): Promise<void> {
     if (submissions.length === 0) return;
-    const tenant = await this.tenants.get(tenantId);
     await this.producer.enqueueMany(
       submissions.map((submission) => ({
         jobId: submission.jobId ?? randomUUID(),
-        data: {
-          tenantId,
-          model: submission.model,
-          request: submission.request,
-          lane: 'batch' as const,
-          ...(submission.origin && { origin: submission.origin }),
-          ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
-        },
+        data: jobData(submission),
       })),
-      { tenantId: tenant.id, maxConcurrent: tenant.maxConcurrent, weight: tenant.weight },
+      await this.dispatchTenant(tenantId),
       'batch',
     );
     this.metrics.jobAccepted(submissions.length);
@@ -58,21 +52,29 @@ export class JobSubmissionService {
 
   async submit(submission: JobSubmission): Promise<string> {
     const jobId = submission.jobId ?? randomUUID();
-    const lane = submission.origin ? 'batch' : 'interactive';
-    const tenant = await this.tenants.get(submission.tenantId);
     await this.producer.enqueue(
       jobId,
-      {
-        tenantId: submission.tenantId,
-        model: submission.model,
-        request: submission.request,
-        lane,
-        ...(submission.origin && { origin: submission.origin }),
-        ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
-      },
-      { tenantId: tenant.id, maxConcurrent: tenant.maxConcurrent, weight: tenant.weight },
+      jobData(submission),
+      await this.dispatchTenant(submission.tenantId),
     );
     this.metrics.jobAccepted();
     return jobId;
   }
+
+  private async dispatchTenant(tenantId: string): Promise<DispatchTenant> {
+    const tenant = await this.tenants.get(tenantId);
+    return { tenantId: tenant.id, maxConcurrent: tenant.maxConcurrent, weight: tenant.weight };
+  }
+}
+
+/** The queued job of a submission: a batch line (it has an origin) or an interactive job. */
+function jobData(submission: JobSubmission): InferenceJobData {
+  return {
+    tenantId: submission.tenantId,
+    model: submission.model,
+    request: submission.request,
+    lane: submission.origin ? 'batch' : 'interactive',
+    ...(submission.origin && { origin: submission.origin }),
+    ...(submission.expiresAt !== undefined && { expiresAt: submission.expiresAt }),
+  };
 }
