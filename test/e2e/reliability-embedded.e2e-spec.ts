@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,6 @@ import { eventually } from '../support/infq-harness.js';
 import { InfqProcess } from '../support/infq-process.js';
 
 const ADMIN = 'embedded-admin-token-0000';
-const MAIN = join(import.meta.dirname, '../../dist/src/main.js');
 const JOBS = 20;
 
 function postgresProcessesUnder(dataDir: string): string[] {
@@ -120,27 +119,6 @@ describe('reliability 6: the embedded PostgreSQL', () => {
         await fake.close();
       }
       expect(postgresProcessesUnder(dataDir)).toEqual([]);
-    },
-  );
-
-  it.runIf(process.getuid?.() === 0)(
-    'run as root from a directory the postgres user cannot enter, stops with one line saying why',
-    () => {
-      const privateDir = mkdtempSync(join(tmpdir(), 'infq-private-'));
-      try {
-        const result = spawnSync(process.execPath, [MAIN], {
-          env: { PATH: process.env.PATH ?? '', DATA_DIR: join(privateDir, 'data'), PORT: '0' },
-          encoding: 'utf8',
-          timeout: 30_000,
-        });
-        expect(result.status).toBe(78);
-        const lines = result.stderr.trim().split('\n');
-        expect(lines).toHaveLength(1);
-        expect(lines[0]).toContain(`cannot enter ${privateDir}`);
-        expect(lines[0]).toContain('DATABASE_URL');
-      } finally {
-        rmSync(privateDir, { recursive: true, force: true });
-      }
     },
   );
 });
