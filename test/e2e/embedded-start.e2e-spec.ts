@@ -22,11 +22,11 @@ describe('zero-install start', () => {
     { timeout: 120_000 },
     async () => {
       // Nothing but DATA_DIR (and a free port): no DATABASE_URL, no REDIS_URL.
-      let infq = await InfqProcess.start({
-        DATA_DIR: dataDir,
-        ADMIN_TOKEN: 'embedded-admin-token-0000',
-        LOG_LEVEL: 'warn',
-      });
+      // A first start runs initdb: slow on a loaded 2-core machine.
+      let infq = await InfqProcess.start(
+        { DATA_DIR: dataDir, ADMIN_TOKEN: 'embedded-admin-token-0000', LOG_LEVEL: 'warn' },
+        90_000,
+      );
       const health = await (await fetch(`${infq.url}/health`)).json();
       expect(health).toMatchObject({
         status: 'ok',
