@@ -231,7 +231,10 @@ export class FakeBackend extends EventEmitter {
         this.emit('aborted', record);
       }
     });
-    response.on('finish', () => (record.finished = true));
+    response.on('finish', () => {
+      record.finished = true;
+      this.emit('finished', record);
+    });
     this.emit('request', record);
 
     if (record.method === 'GET' && record.path.endsWith('/models')) {
