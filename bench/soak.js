@@ -51,6 +51,7 @@ await runWithCleanups(async (cleanups) => {
     ADMIN_TOKEN,
     DEFAULT_RPM: '1000000',
     DEFAULT_MAX_CONCURRENT: '1000',
+    DEFAULT_MAX_QUEUED: '100000',
     DEFAULT_TOKENS_PER_DAY: '1000000000',
     RESULT_TTL_S: String(RETENTION_S),
     DEAD_TTL_S: String(RETENTION_S),
@@ -164,6 +165,9 @@ async function send(base, key, index, counts) {
     const body = await response.text();
     if (!response.ok) {
       counts.failed++;
+      const code = /"code":"([a-z_]+)"/.exec(body)?.[1] ?? '';
+      const kind = `${response.status} ${code}`;
+      counts[kind] = (counts[kind] ?? 0) + 1;
       return;
     }
     if (stream) counts.streams++;
@@ -177,8 +181,10 @@ async function send(base, key, index, counts) {
         (r) => r.text(),
       );
     }
-  } catch {
+  } catch (error) {
     counts.failed++;
+    const kind = `error ${error.cause?.code ?? error.name}`;
+    counts[kind] = (counts[kind] ?? 0) + 1;
   }
 }
 
