@@ -92,6 +92,8 @@ export class StreamingService implements OnModuleDestroy {
           if (usage?.usageOnly && !stream.includeUsage) continue;
           // Backpressure: a slow client pauses the backend read instead of filling memory.
           if (!reply.raw.write(`${event}\n\n`)) await drained(reply.raw, cancelled);
+          // Gone while events were still buffered: no socket will drain again.
+          if (cancelled.aborted) break;
         }
       } catch (error) {
         if (!clientGone.signal.aborted) {
@@ -180,8 +182,9 @@ export class StreamingService implements OnModuleDestroy {
   }
 }
 
-/** Resolves when `socket` can take more, or when the stream is abandoned. */
+/** Resolves when `socket` can take more, or when the stream is (or was already) abandoned. */
 function drained(socket: NodeJS.WritableStream, cancelled: AbortSignal): Promise<void> {
+  if (cancelled.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       socket.off('drain', done);
