@@ -4,7 +4,8 @@
  *
  * A job is, for the dispatcher: pending (admitted, not yet in the queue), waiting in its tenant's
  * list (ready, FIFO by submission), waiting for its retry time, or running under a lease that
- * holds one tenant slot and one node place. Streams hold a lease too.
+ * holds one tenant slot and one node place. Streams hold a lease too. An admitted job holds its
+ * token reservation until it ends; a stream until its lease ends.
  */
 
 /** A backend node as the dispatcher sees it; the same on every instance except health. */
@@ -133,8 +134,11 @@ export interface DispatchStore {
   finish(jobId: string, end: AttemptEnd): Promise<boolean>;
   /** A place for a stream (already admitted with a lease) at the first of `nodes` with room. */
   placeStream(streamId: string, nodes: readonly DispatchNode[]): Promise<string | null>;
-  /** Ends a stream: frees its lease and charges its tokens. */
-  releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void>;
+  /**
+   * Ends a stream: frees its lease and its reservation and charges its tokens; undefined tokens
+   * (it ended before its usage chunk) charge its reservation.
+   */
+  releaseStream(tenantId: string, streamId: string, tokens: number | undefined): Promise<void>;
   /** 1 + the jobs ahead of it in its tenant's waiting list; null when it is not waiting there. */
   queuePosition(tenantId: string, lane: JobLane, jobId: string): Promise<number | null>;
   load(): Promise<DispatchLoad>;

@@ -251,8 +251,15 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  /** Ends a stream: its slot and place are free, its tokens charged. */
-  async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
+  /**
+   * Ends a stream: its slot, place and reservation are free, its tokens charged (undefined: it
+   * ended before its usage chunk, and is charged its reservation).
+   */
+  async releaseStream(
+    tenantId: string,
+    streamId: string,
+    tokens: number | undefined,
+  ): Promise<void> {
     this.held.delete(streamId);
     await this.store.releaseStream(tenantId, streamId, tokens).catch((error: Error) => {
       this.logger.warn({ msg: 'could not release a stream', streamId, error: error.message });

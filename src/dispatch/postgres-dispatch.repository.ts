@@ -31,17 +31,18 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
   constructor(private readonly dataSource: DataSource) {}
 
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
-    const { tenantId, admissionId, kind, limits } = request;
+    const { tenantId, admissionId, kind, limits, reservation } = request;
     const [row] = await this.dataSource.query<
       {
         refusal: AdmissionRefusal | null;
         requests: number;
         reset_ms: number;
         tokens: string;
+        reserved: string;
         open: number;
         queued: number;
       }[]
-    >(`SELECT * FROM infq_limits_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
+    >(`SELECT * FROM infq_limits_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
       tenantId,
       admissionId,
       kind,
@@ -52,11 +53,13 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
       limits.tokensPerDay,
       WINDOW_MS / 1000,
       STREAM_SLOT_TTL_MS / 1000,
+      reservation ?? 0,
     ]);
     const counters: LimitCounters = {
       requestsInWindow: row.requests,
       windowResetMs: Math.max(0, Math.ceil(row.reset_ms)),
       tokensToday: Number(row.tokens),
+      tokensReserved: Number(row.reserved),
       openSlots: row.open,
       queuedJobs: row.queued,
     };
@@ -94,6 +97,7 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
         open: number;
         queued: number;
         tokens: number | null;
+        reserved: number;
       }[]
     >(
       `SELECT
@@ -107,13 +111,17 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
          (SELECT count(*) FROM dispatch_jobs
            WHERE queue = $1::text AND state <> 'running')::int AS queued,
          (SELECT tokens FROM tenant_daily_usage
-           WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date)::float8 AS tokens`,
+           WHERE tenant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date)::float8 AS tokens,
+         (SELECT coalesce(sum(reserved), 0) FROM dispatch_jobs WHERE tenant_id = $1)::float8
+         + (SELECT coalesce(sum(reserved), 0) FROM dispatch_leases
+             WHERE tenant_id = $1 AND kind = 'stream' AND expires_at > now())::float8 AS reserved`,
       [tenantId, WINDOW_MS / 1000],
     );
     return {
       requestsInWindow: row.requests,
       windowResetMs: row.reset_ms === null ? WINDOW_MS : Math.max(0, Math.ceil(row.reset_ms)),
       tokensToday: row.tokens ?? 0,
+      tokensReserved: row.reserved,
       openSlots: row.open,
       queuedJobs: row.queued,
     };
@@ -243,13 +251,20 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
     return row?.node ?? null;
   }
 
-  async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
+  async releaseStream(
+    tenantId: string,
+    streamId: string,
+    tokens: number | undefined,
+  ): Promise<void> {
+    // Unknown tokens (no usage chunk came): the stream is charged its reservation.
     await this.dataSource.query(
-      `WITH gone AS (DELETE FROM dispatch_leases WHERE lease_id = $2::uuid RETURNING 1)
+      `WITH gone AS (
+         DELETE FROM dispatch_leases WHERE lease_id = $2::uuid
+         RETURNING coalesce($3::bigint, reserved) AS tokens)
        INSERT INTO tenant_daily_usage (tenant_id, day, tokens)
-       SELECT $1::uuid, (now() AT TIME ZONE 'UTC')::date, $3::bigint FROM gone WHERE $3::bigint > 0
+       SELECT $1::uuid, (now() AT TIME ZONE 'UTC')::date, gone.tokens FROM gone WHERE gone.tokens > 0
        ON CONFLICT (tenant_id, day) DO UPDATE SET tokens = tenant_daily_usage.tokens + EXCLUDED.tokens`,
-      [tenantId, streamId, tokens],
+      [tenantId, streamId, tokens ?? null],
     );
   }
 

@@ -53,7 +53,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
   }
 
   async admit(request: AdmissionRequest): Promise<AdmissionResult> {
-    const { tenantId, admissionId, kind, limits, claim } = request;
+    const { tenantId, admissionId, kind, limits, reservation, claim } = request;
     const claimArgs = claim
       ? [
           queueName(tenantId, 'interactive'),
@@ -63,7 +63,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
           Math.random(),
         ]
       : [''];
-    const [refusal, requests, reset, tokens, open, queued, node] = (await this.run(
+    const [refusal, requests, reset, tokens, open, queued, reserved, node] = (await this.run(
       'ADMIT',
       tenantId,
       admissionId,
@@ -76,12 +76,14 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       WINDOW_MS,
       STREAM_SLOT_TTL_MS,
       utcDay(Date.now()),
+      reservation ?? 0,
       ...claimArgs,
-    )) as [string, number, number, number, number, number, string | null];
+    )) as [string, number, number, number, number, number, number, string | null];
     const counters: LimitCounters = {
       requestsInWindow: requests,
       windowResetMs: Math.max(0, reset),
       tokensToday: Number(tokens),
+      tokensReserved: Number(reserved),
       openSlots: open,
       queuedJobs: queued,
     };
@@ -95,7 +97,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
   }
 
   async counters(tenantId: string): Promise<LimitCounters> {
-    const [requests, reset, tokens, open, queued] = (await this.run(
+    const [requests, reset, tokens, open, queued, reserved] = (await this.run(
       'COUNTERS',
       tenantId,
       utcDay(Date.now()),
@@ -104,6 +106,7 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       requestsInWindow: requests,
       windowResetMs: Math.max(0, reset),
       tokensToday: Number(tokens),
+      tokensReserved: Number(reserved),
       openSlots: open,
       queuedJobs: queued,
     };
@@ -195,8 +198,12 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
     return ((await this.run('PLACE_STREAM', streamId, nodesJson(nodes))) as string | null) ?? null;
   }
 
-  async releaseStream(tenantId: string, streamId: string, tokens: number): Promise<void> {
-    await this.run('RELEASE_STREAM', tenantId, streamId, tokens, utcDay(Date.now()));
+  async releaseStream(
+    tenantId: string,
+    streamId: string,
+    tokens: number | undefined,
+  ): Promise<void> {
+    await this.run('RELEASE_STREAM', tenantId, streamId, tokens ?? -1, utcDay(Date.now()));
   }
 
   async queuePosition(tenantId: string, lane: JobLane, jobId: string): Promise<number | null> {

@@ -12,6 +12,8 @@
  * - `swait:<node>` zset: waiting stream → first seen; `sseen:<node>` zset: waiting stream → last seen
  * - `tenant:<tenant>` hash: maxc, weight; `clock`: the virtual time of the last dispatch
  * - `tokens:<tenant>:<day>`: tokens charged that UTC day
+ * - `rsv` hash: job or stream id → {"t": tenant, "n": tokens} it reserved at admission;
+ *   `reserved:<tenant>`: their sum (a job's goes when it ends, a stream's with its lease)
  */
 
 const COMMON = `
@@ -20,11 +22,32 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function reserve(id, t, tokens)
+  if tokens <= 0 then return end
+  redis.call('HSET', P .. ':rsv', id, cjson.encode({t = t, n = tokens}))
+  redis.call('INCRBY', P .. ':reserved:' .. t, tokens)
+end
+-- Frees what the job or stream reserved; returns it (0 when it held nothing).
+local function unreserve(id)
+  local raw = redis.call('HGET', P .. ':rsv', id)
+  if not raw then return 0 end
+  redis.call('HDEL', P .. ':rsv', id)
+  local r = cjson.decode(raw)
+  redis.call('DECRBY', P .. ':reserved:' .. r.t, r.n)
+  return r.n
+end
+local function reserved(t)
+  local n = tonumber(redis.call('GET', P .. ':reserved:' .. t) or '0')
+  if n < 0 then return 0 end
+  return n
+end
 local function drop_lease(id)
   local raw = redis.call('HGET', P .. ':lease', id)
   redis.call('ZREM', P .. ':leases', id)
   if not raw then return nil end
   local l = cjson.decode(raw)
+  -- A stream's reservation lives as long as its lease; a job's as long as the job.
+  if l.k == 'stream' then unreserve(id) end
   redis.call('SREM', P .. ':running:' .. l.t, id)
   if l.n ~= '' then redis.call('SREM', P .. ':node:' .. l.n, id) end
   redis.call('HDEL', P .. ':lease', id)
@@ -138,9 +161,9 @@ const script = (body: string): string => `${COMMON}\n${body}`;
 
 /**
  * ARGV: P, tenant, admission id, kind, rpm, max concurrent, max queued, weight, tokens per day,
- * window ms, stream ttl ms, today; for a job that tries the fast path at once (else ''): its
- * list, model, nodes JSON, lease ms, random u. Returns {refusal, requests, reset ms, tokens, open,
- * queued, claimed node or false}.
+ * window ms, stream ttl ms, today, tokens to reserve; for a job that tries the fast path at once
+ * (else ''): its list, model, nodes JSON, lease ms, random u. Returns {refusal, requests, reset
+ * ms, tokens, open, queued, reserved tokens, claimed node or false}.
  */
 export const ADMIT = script(`
 local t = ARGV[2]
@@ -151,7 +174,12 @@ local windowKey = P .. ':window:' .. t
 local windowMs = tonumber(ARGV[10])
 purge(now)
 redis.call('ZREMRANGEBYSCORE', windowKey, '-inf', now - windowMs)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', P .. ':pending:' .. t, '-inf', now - 600000)) do
+  unreserve(gone)
+end
 redis.call('ZREMRANGEBYSCORE', P .. ':pending:' .. t, '-inf', now - 600000)
+local held = reserved(t)
+local reserve_now = tonumber(ARGV[13])
 local requests = redis.call('ZCARD', windowKey)
 local open = redis.call('SCARD', P .. ':running:' .. t)
 local waiting = queued(t)
@@ -161,17 +189,17 @@ local reset = windowMs
 if oldest[2] then reset = tonumber(oldest[2]) + windowMs - now end
 local refusal = ''
 if requests >= tonumber(ARGV[5]) then refusal = 'rate_limit'
-elseif tokens >= tonumber(ARGV[9]) then refusal = 'daily_tokens'
+elseif tokens + held >= tonumber(ARGV[9]) then refusal = 'daily_tokens'
 elseif kind == 'job' and waiting >= tonumber(ARGV[7]) then refusal = 'queue_full'
 elseif kind == 'stream' and open >= tonumber(ARGV[6]) then refusal = 'concurrency' end
-if refusal ~= '' then return {refusal, requests, reset, tokens, open, waiting} end
+if refusal ~= '' then return {refusal, requests, reset, tokens, open, waiting, held} end
 redis.call('ZADD', windowKey, now, id)
 redis.call('PEXPIRE', windowKey, windowMs * 2)
 redis.call('HSET', P .. ':tenant:' .. t, 'maxc', ARGV[6], 'weight', ARGV[8])
 local node = false
-if kind == 'job' and ARGV[13] ~= '' then
-  node = fast_claim(id, t, ARGV[13], ARGV[14], tonumber(ARGV[6]), ARGV[15], tonumber(ARGV[16]),
-    tonumber(ARGV[17]), now)
+if kind == 'job' and ARGV[14] ~= '' then
+  node = fast_claim(id, t, ARGV[14], ARGV[15], tonumber(ARGV[6]), ARGV[16], tonumber(ARGV[17]),
+    tonumber(ARGV[18]), now)
 end
 if node then
   open = open + 1
@@ -182,7 +210,11 @@ elseif kind == 'stream' then
   take_lease(id, t, '', 'stream', now + tonumber(ARGV[11]))
   open = open + 1
 end
-return {'', requests + 1, reset, tokens, open, waiting, node}
+if kind == 'job' or kind == 'stream' then
+  reserve(id, t, reserve_now)
+  held = held + math.max(reserve_now, 0)
+end
+return {'', requests + 1, reset, tokens, open, waiting, held, node}
 `);
 
 /** ARGV: P, tenant, admission id. Also undoes a fast-path claim made with the admission. */
@@ -191,10 +223,11 @@ redis.call('ZREM', P .. ':window:' .. ARGV[2], ARGV[3])
 redis.call('ZREM', P .. ':pending:' .. ARGV[2], ARGV[3])
 redis.call('HDEL', P .. ':jobs', ARGV[3])
 drop_lease(ARGV[3])
+unreserve(ARGV[3])
 return 1
 `);
 
-/** ARGV: P, tenant, today. Returns {requests, reset ms, tokens, open, queued}. */
+/** ARGV: P, tenant, today. Returns {requests, reset ms, tokens, open, queued, reserved}. */
 export const COUNTERS = script(`
 local t = ARGV[2]
 local now = now_ms()
@@ -206,7 +239,7 @@ local reset = 60000
 if oldest[2] then reset = tonumber(oldest[2]) + 60000 - now end
 return {redis.call('ZCARD', windowKey), reset,
   tonumber(redis.call('GET', P .. ':tokens:' .. t .. ':' .. ARGV[3]) or '0'),
-  redis.call('SCARD', P .. ':running:' .. t), queued(t)}
+  redis.call('SCARD', P .. ':running:' .. t), queued(t), reserved(t)}
 `);
 
 /** ARGV: P, job, tenant, list, model, max concurrent, weight, force ('1' or '0'). */
@@ -362,8 +395,8 @@ return false
 `);
 
 /**
- * ARGV: P, job, kind ('final' or 'retry'), due time, tokens, today. A final job is forgotten
- * and its tokens charged. Returns how many lists have jobs waiting (none: the freed place needs
+ * ARGV: P, job, kind ('final' or 'retry'), due time, tokens, today. A final job is forgotten,
+ * its reservation freed and its tokens charged. Returns how many lists have jobs waiting (none: the freed place needs
  * no dispatch round).
  */
 export const FINISH = script(`
@@ -384,6 +417,7 @@ if raw then
     charge(j.t, tonumber(ARGV[5]), ARGV[6])
   end
 end
+if ARGV[3] ~= 'retry' then unreserve(id) end
 return redis.call('ZCARD', P .. ':active')
 `);
 
@@ -421,8 +455,13 @@ end
 return false
 `);
 
-/** ARGV: P, tenant, stream, tokens, today. */
+/** ARGV: P, tenant, stream, tokens (negative: unknown, the reservation is charged), today. */
 export const RELEASE_STREAM = script(`
-if drop_lease(ARGV[3]) then charge(ARGV[2], tonumber(ARGV[4]), ARGV[5]) end
+local held = unreserve(ARGV[3])
+if drop_lease(ARGV[3]) then
+  local tokens = tonumber(ARGV[4])
+  if tokens < 0 then tokens = held end
+  charge(ARGV[2], tokens, ARGV[5])
+end
 return 1
 `);

@@ -18,6 +18,11 @@ export interface AdmissionRequest {
   admissionId: string;
   kind: SlotKind;
   limits: LimitSettings;
+  /**
+   * Tokens the job or stream holds against the daily budget until it ends (`tokenReservation`);
+   * none when absent (a batch holds none).
+   */
+  reservation?: number;
   /** A job's fast-path claim (`DispatchStore.claim`), tried in the same step when admitted. */
   claim?: AdmissionClaim;
 }
@@ -35,7 +40,10 @@ export interface LimitCounters {
   requestsInWindow: number;
   /** Milliseconds until the oldest request in the window leaves it. */
   windowResetMs: number;
+  /** Tokens charged today (UTC). */
   tokensToday: number;
+  /** Tokens reserved by the tenant's open jobs and streams (including this one when admitted). */
+  tokensReserved: number;
   /** Jobs at a backend plus open streams. */
   openSlots: number;
   /** Accepted jobs waiting for a slot or for their next retry. */
@@ -55,13 +63,15 @@ export const WINDOW_MS = 60_000;
 
 /**
  * Atomic per-tenant admission shared by every instance: a sliding 60 s window of accepted
- * requests, tokens per UTC day, and the dispatcher's queued jobs (for jobs) or open slots (for
+ * requests, tokens per UTC day (used today plus the reservations of open work, so admitted work
+ * overshoots the budget by at most one reservation), and the dispatcher's queued jobs (for jobs) or open slots (for
  * streams, which never wait). Redis or PostgreSQL, beside the dispatcher's own state.
  */
 export interface LimitsStore {
   /**
    * Checks the limits and, only if all pass, records the request: a job becomes pending in the
-   * dispatcher, a stream takes a lease (its tenant slot).
+   * dispatcher, a stream takes a lease (its tenant slot); either holds its token reservation
+   * until it ends.
    */
   admit(request: AdmissionRequest): Promise<AdmissionResult>;
   /** Undoes an admission whose request then failed before its job or stream existed. */

@@ -33,12 +33,13 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
   /**
    * Admits a request or throws the contract's 429. Returns the `x-ratelimit-*` headers for the
    * answer and, for a job admitted with a `claim`, the node of the lease it took at once (null:
-   * it waits in its list).
+   * it waits in its list). `reservation`: the tokens its job or stream holds until it ends.
    */
   async admit(
     tenant: TenantPrincipal,
     admissionId: string,
     kind: SlotKind,
+    reservation = 0,
     claim?: AdmissionClaim,
   ): Promise<{ headers: Record<string, string>; claimedNode: string | null }> {
     const result = await this.guard(() =>
@@ -47,6 +48,7 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
         admissionId,
         kind,
         limits: tenant.limits,
+        reservation,
         ...(claim && { claim }),
       }),
     );
@@ -71,6 +73,7 @@ export class LimitsService implements TenantUsageReader, OnApplicationShutdown {
     return {
       requests_this_minute: counters.requestsInWindow,
       tokens_today: counters.tokensToday,
+      tokens_reserved: counters.tokensReserved,
       open_jobs: counters.openSlots,
       queued_jobs: counters.queuedJobs,
     };
@@ -106,7 +109,7 @@ function refusalError(
     case 'daily_tokens':
       return new AppError(
         ErrorCode.DailyTokenLimitExceeded,
-        `Tenant ${tenant.tenantName} has used its ${tenant.limits.tokensPerDay} tokens for today (UTC)`,
+        `Tenant ${tenant.tenantName} has used or reserved its ${tenant.limits.tokensPerDay} tokens for today (UTC)`,
         { retryAfterS: msUntilUtcMidnight(Date.now()) / 1000, headers },
       );
     case 'queue_full':

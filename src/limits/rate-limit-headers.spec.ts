@@ -22,6 +22,7 @@ describe('rateLimitHeaders', () => {
         requestsInWindow: 5,
         windowResetMs: 30_000,
         tokensToday: 1200,
+        tokensReserved: 0,
         openSlots: 1,
         queuedJobs: 0,
       },

@@ -11,7 +11,10 @@ export function rateLimitHeaders(
     'x-ratelimit-remaining-requests': String(Math.max(0, limits.rpm - counters.requestsInWindow)),
     'x-ratelimit-reset-requests': formatDuration(counters.windowResetMs),
     'x-ratelimit-limit-tokens': String(limits.tokensPerDay),
-    'x-ratelimit-remaining-tokens': String(Math.max(0, limits.tokensPerDay - counters.tokensToday)),
+    // What neither today's usage nor open work's reservations hold.
+    'x-ratelimit-remaining-tokens': String(
+      Math.max(0, limits.tokensPerDay - counters.tokensToday - counters.tokensReserved),
+    ),
     'x-ratelimit-reset-tokens': formatDuration(msUntilUtcMidnight(now)),
   };
 }

@@ -11,6 +11,7 @@ import { AppError } from '../common/app-error.js';
 import { Admission, admissionIdOf, getReplayOf, setAdmission } from './admission.js';
 import { DispatchService } from '../dispatch/dispatch.service.js';
 import { LimitsService } from './limits.service.js';
+import { tokenReservation } from './token-reservation.js';
 
 /**
  * Admits each request against its tenant's limits before the handler runs, and puts the
@@ -25,7 +26,7 @@ export class RateLimitInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
-    const request = http.getRequest<FastifyRequest & { user: TenantPrincipal }>();
+    const request = http.getRequest<FastifyRequest & { user: TenantPrincipal; rawBody?: Buffer }>();
     const reply = http.getResponse<FastifyReply>();
     const tenant = request.user;
     const body = request.body as { stream?: unknown; model?: unknown } | undefined;
@@ -38,7 +39,8 @@ export class RateLimitInterceptor implements NestInterceptor {
       kind === 'job' && typeof body?.model === 'string'
         ? this.dispatch.admissionClaim(body.model)
         : undefined;
-    return from(this.limits.admit(tenant, id, kind, claim)).pipe(
+    const reservation = tokenReservation(body, request.rawBody?.length ?? 0);
+    return from(this.limits.admit(tenant, id, kind, reservation, claim)).pipe(
       catchError((error: unknown) => {
         if (error instanceof AppError)
           for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);

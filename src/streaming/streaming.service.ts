@@ -35,7 +35,9 @@ export interface StreamRequest {
  * `"stream": true`: straight to one backend node, never queued, never retried. The stream holds
  * a tenant slot from admission and takes a node place ahead of queued jobs; each event is
  * written to the client as it arrives, reading from the backend only as fast as the client
- * takes it; a client that leaves aborts the backend call.
+ * takes it; a client that leaves aborts the backend call. A stream is charged the usage of its
+ * usage chunk; one that ends without it (the client left, the backend broke off) is charged its
+ * token reservation, unless it was answered with an error before its first byte.
  */
 @Injectable()
 export class StreamingService implements OnModuleDestroy {
@@ -60,12 +62,14 @@ export class StreamingService implements OnModuleDestroy {
     const clientGone = new AbortController();
     const onClose = (): void => clientGone.abort(new Error('client disconnected'));
     reply.raw.on('close', onClose);
-    let totalTokens = 0;
+    // Undefined until the usage chunk: the reservation is charged.
+    let totalTokens: number | undefined;
     try {
       const cancelled = AbortSignal.any([clientGone.signal, this.stopping.signal]);
       const upstream = await this.open(stream, cancelled).catch((error: unknown) => {
         // A client gone before the first byte is owed no answer.
         if (clientGone.signal.aborted) return undefined;
+        totalTokens = 0; // refused before its first byte: nothing was generated
         if (this.stopping.signal.aborted) throw shuttingDown();
         throw error;
       });
@@ -88,6 +92,8 @@ export class StreamingService implements OnModuleDestroy {
           if (usage?.usageOnly && !stream.includeUsage) continue;
           // Backpressure: a slow client pauses the backend read instead of filling memory.
           if (!reply.raw.write(`${event}\n\n`)) await drained(reply.raw, cancelled);
+          // Gone while events were still buffered: no socket will drain again.
+          if (cancelled.aborted) break;
         }
       } catch (error) {
         if (!clientGone.signal.aborted) {
@@ -176,8 +182,9 @@ export class StreamingService implements OnModuleDestroy {
   }
 }
 
-/** Resolves when `socket` can take more, or when the stream is abandoned. */
+/** Resolves when `socket` can take more, or when the stream is (or was already) abandoned. */
 function drained(socket: NodeJS.WritableStream, cancelled: AbortSignal): Promise<void> {
+  if (cancelled.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       socket.off('drain', done);

@@ -417,4 +417,62 @@ describe.each(['redis', 'postgres'] as const)('dispatch store conformance (%s)',
     const settings = { tenantId: t.id, maxConcurrent: 2, weight: 1 };
     expect(await store.claim(first, settings, 'interactive', 'm', nodes, LEASE)).toBe(nodes[0].id);
   });
+
+  it('holds token reservations: refused once used plus reserved reach the budget; freed when the job ends or the lease does', async () => {
+    const nodes = [node(`n-${randomUUID()}`, 10)];
+    const t = tenant({ tokensPerDay: 1000 });
+    const settings = { tenantId: t.id, maxConcurrent: t.limits.maxConcurrent, weight: 1 };
+    const admit = (kind: 'job' | 'stream', reservation: number, admissionId = randomUUID()) =>
+      store.admit({ tenantId: t.id, admissionId, kind, limits: t.limits, reservation });
+    const first = randomUUID();
+    expect(await admit('job', 600, first)).toMatchObject({
+      admitted: true,
+      counters: { tokensToday: 0, tokensReserved: 600 },
+    });
+    // Below the budget before it: admitted, so the overshoot is at most this one reservation.
+    const second = randomUUID();
+    expect(await admit('job', 600, second)).toMatchObject({
+      admitted: true,
+      counters: { tokensReserved: 1200 },
+    });
+    expect(await admit('stream', 1)).toMatchObject({
+      admitted: false,
+      refusal: 'daily_tokens',
+      counters: { tokensToday: 0, tokensReserved: 1200 },
+    });
+    // A retry keeps the reservation; the end frees it and charges what the job used.
+    await store.enqueue(first, settings, 'interactive', 'm', false);
+    expect(await ids(nodes)).toEqual([first]);
+    await store.finish(first, { kind: 'retry', dueAt: Date.now() + 60_000 });
+    expect((await store.counters(t.id)).tokensReserved).toBe(1200);
+    await store.finish(first, { kind: 'final', tokens: 100 });
+    expect(await store.counters(t.id)).toMatchObject({ tokensToday: 100, tokensReserved: 600 });
+    await store.rollback(t.id, second);
+    expect((await store.counters(t.id)).tokensReserved).toBe(0);
+
+    // A stream without its usage is charged its reservation; with it, its usage.
+    const dropped = randomUUID();
+    await admit('stream', 250, dropped);
+    expect(await store.placeStream(dropped, nodes)).toBe(nodes[0].id);
+    await store.releaseStream(t.id, dropped, undefined);
+    expect(await store.counters(t.id)).toMatchObject({ tokensToday: 350, tokensReserved: 0 });
+    const finished = randomUUID();
+    await admit('stream', 250, finished);
+    await store.releaseStream(t.id, finished, 7);
+    await store.releaseStream(t.id, finished, undefined); // ended once: charged once
+    expect(await store.counters(t.id)).toMatchObject({ tokensToday: 357, tokensReserved: 0 });
+
+    // A crashed instance's stream: its reservation goes with its lease, uncharged.
+    const orphan = randomUUID();
+    await admit('stream', 400, orphan);
+    expect((await store.counters(t.id)).tokensReserved).toBe(400);
+    await store.heartbeat([orphan], 50);
+    await eventually(async () =>
+      expect(await store.counters(t.id)).toMatchObject({ tokensToday: 357, tokensReserved: 0 }),
+    );
+    expect(await admit('job', 1)).toMatchObject({
+      admitted: true,
+      counters: { tokensReserved: 1 },
+    });
+  });
 });

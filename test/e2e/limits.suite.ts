@@ -101,6 +101,7 @@ export function describeLimits(backend: QueueBackendKind): void {
         expect(view.usage).toEqual({
           requests_this_minute: 1,
           tokens_today: 120,
+          tokens_reserved: 0,
           open_jobs: 0,
           queued_jobs: 0,
         });

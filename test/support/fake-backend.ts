@@ -19,6 +19,11 @@ export type FakeBehaviour =
   | { type: 'huge'; bytes: number }
   /** A 200 that never ends and never sends a blank line (`data: xxx…` forever), until the client goes. */
   | { type: 'endless'; contentType?: string }
+  /**
+   * A stream of `bytes` bytes of SSE chunks (about 1 KiB each), written with backpressure until
+   * done or the client goes; `sentBytes` on the record says how far.
+   */
+  | { type: 'bigStream'; bytes: number }
   /** Streams `tokens` as SSE chunks, `intervalMs` apart; `cutAfter` ends the connection early. */
   | {
       type: 'stream';
@@ -39,6 +44,10 @@ export interface FakeRequest {
   receivedAt: number;
   aborted: boolean;
   finished: boolean;
+  /** When the response closed (answered, or its connection gone); for an abort, whether that
+   * took the socket with it. */
+  closedAt?: number;
+  socketClosed?: boolean;
   /** What the fake answered, byte for byte (JSON answers only). */
   responseBody?: string;
   /** Bytes written for a `huge` or `endless` answer. */
@@ -108,6 +117,11 @@ export class FakeBackend extends EventEmitter {
 
   get port(): number {
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Connections open to the fake right now (idle keep-alive ones included). */
+  get openSockets(): number {
+    return this.sockets.size;
   }
 
   /** Base URL as infq's BUS_NODES expects it. */
@@ -226,6 +240,8 @@ export class FakeBackend extends EventEmitter {
       if (isCompletion) this.inFlight--;
     });
     response.on('close', () => {
+      record.closedAt = Date.now();
+      record.socketClosed = request.socket.destroyed;
       if (!response.writableFinished) {
         record.aborted = true;
         this.emit('aborted', record);
@@ -344,6 +360,32 @@ export class FakeBackend extends EventEmitter {
           }
         }
         if (!response.destroyed) response.end(behaviour.type === 'huge' ? '"}' : '');
+        return;
+      }
+      case 'bigStream': {
+        response.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+        });
+        const id = `chatcmpl-fake-${record.id}`;
+        const created = Math.floor(Date.now() / 1000);
+        const event = Buffer.from(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: 'x'.repeat(900) }, finish_reason: null }] })}\n\n`,
+        );
+        record.sentBytes = 0;
+        let events = 0;
+        while (record.sentBytes < behaviour.bytes && !response.destroyed) {
+          record.sentBytes += event.length;
+          events++;
+          if (!response.write(event)) {
+            await Promise.race([once(response, 'drain'), once(response, 'close')]);
+          }
+        }
+        if (response.destroyed) return;
+        response.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 10, completion_tokens: events, total_tokens: 10 + events } })}\n\n`,
+        );
+        response.end('data: [DONE]\n\n');
         return;
       }
       case 'raw':

@@ -1020,6 +1020,8 @@ export interface components {
                 /** @description accepted jobs waiting for a slot or for their next retry */
                 queued_jobs: number;
                 requests_this_minute: number;
+                /** @description tokens held by open jobs and streams until they end (their worst case) */
+                tokens_reserved: number;
                 tokens_today: number;
             };
             weight: number;

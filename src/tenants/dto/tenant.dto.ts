@@ -34,6 +34,10 @@ export type TenantUpdateDto = z.infer<typeof TenantUpdateSchema>;
 export const TenantUsageSchema = z.object({
   requests_this_minute: z.number().int(),
   tokens_today: z.number().int(),
+  tokens_reserved: z
+    .number()
+    .int()
+    .describe('tokens held by open jobs and streams until they end (their worst case)'),
   open_jobs: z.number().int().describe('jobs at a backend now plus open streams'),
   queued_jobs: z
     .number()

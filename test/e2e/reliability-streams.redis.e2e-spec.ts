@@ -1,0 +1,3 @@
+import { describeReliabilityStreams } from './reliability-streams.suite.js';
+
+describeReliabilityStreams('redis');

@@ -1,0 +1,3 @@
+import { describeReliabilityTokens } from './reliability-tokens.suite.js';
+
+describeReliabilityTokens('redis');
