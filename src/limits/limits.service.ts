@@ -107,11 +107,19 @@ function refusalError(
         { retryAfterS: counters.windowResetMs / 1000, headers },
       );
     case 'daily_tokens':
-      return new AppError(
-        ErrorCode.DailyTokenLimitExceeded,
-        `Tenant ${tenant.tenantName} has used or reserved its ${tenant.limits.tokensPerDay} tokens for today (UTC)`,
-        { retryAfterS: msUntilUtcMidnight(Date.now()) / 1000, headers },
-      );
+      // Spent: tomorrow (UTC). Only reserved by work still open: as soon as some of it ends.
+      return counters.tokensToday >= tenant.limits.tokensPerDay
+        ? new AppError(
+            ErrorCode.DailyTokenLimitExceeded,
+            `Tenant ${tenant.tenantName} has used its ${tenant.limits.tokensPerDay} tokens for today (UTC)`,
+            { retryAfterS: msUntilUtcMidnight(Date.now()) / 1000, headers },
+          )
+        : new AppError(
+            ErrorCode.DailyTokenLimitExceeded,
+            `Tenant ${tenant.tenantName} has used ${counters.tokensToday} of its ${tenant.limits.tokensPerDay} ` +
+              `tokens for today (UTC) and its open requests hold ${counters.tokensReserved} more`,
+            { retryAfterS: 1, headers },
+          );
     case 'queue_full':
       return new AppError(
         ErrorCode.QueueFull,

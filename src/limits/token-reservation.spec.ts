@@ -5,7 +5,9 @@ describe('tokenReservation', () => {
   it('reserves max_completion_tokens (else max_tokens, else the default) per choice plus bytes / 4', () => {
     expect(tokenReservation({ max_tokens: 1000 }, 400)).toBe(1100);
     expect(tokenReservation({ max_tokens: 1000, max_completion_tokens: 10, n: 3 }, 1)).toBe(31);
+    // No bound declared: the prompt alone.
     expect(tokenReservation({}, 0)).toBe(DEFAULT_RESERVED_COMPLETION_TOKENS);
+    expect(tokenReservation({ messages: [] }, 400)).toBe(100);
   });
 
   it('counts values outside the accepted range as their bound', () => {

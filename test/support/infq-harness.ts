@@ -79,8 +79,6 @@ export function testEnv(
     MAX_RETRIES: '3',
     DEFAULT_RPM: '10000',
     DEFAULT_MAX_CONCURRENT: '1000',
-    // Room for the reservations (1,024 tokens each without max_tokens) of thousands of open jobs.
-    DEFAULT_TOKENS_PER_DAY: '1000000000',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: '0',
