@@ -14,10 +14,14 @@ import { PostgresCluster } from '../support/store-servers.js';
 
 // `npm run test:chaos` (INFQ_CHAOS=1) runs longer phases at a higher rate, and restarts twice.
 const CHAOS = process.env.INFQ_CHAOS === '1';
-const RATE = CHAOS ? 40 : 20;
+// The PostgreSQL queue takes far fewer requests per second than Redis (README): a rate it keeps
+// up with on a loaded 2-core machine, so what is measured is the restart, not a backlog of POSTs.
+const RATE = { redis: CHAOS ? 40 : 20, postgres: CHAOS ? 20 : 8 };
 const BACKLOG = CHAOS ? 200 : 30;
 const PHASE_MS = CHAOS ? 6_000 : 2_000;
 const RESTARTS = CHAOS ? 2 : 1;
+// Two instances starting on a loaded 2-core machine can take longer than the default 30 s.
+const STARTUP_MS = 90_000;
 // Answers in a row that say the service is back (all 202).
 const RECOVERED_RUN = 20;
 
@@ -41,14 +45,14 @@ describe.each(QUEUE_BACKENDS)('reliability 5: PostgreSQL restart (%s backend)', 
       });
       const instances: InfqProcess[] = [];
       for (let index = 0; index < 2; index++) {
-        const instance = await InfqProcess.start(env);
+        const instance = await InfqProcess.start(env, STARTUP_MS);
         cleanups.push(() => instance.kill('SIGTERM'));
         instances.push(instance);
       }
       const urls = instances.map((instance) => instance.url);
       const { key } = await createTenantAt(urls[0], { rpm: 1_000_000, max_concurrent: 1_000 });
 
-      const load = new PacedLoad(urls, key, RATE, 'pg-restart');
+      const load = new PacedLoad(urls, key, RATE[backend], 'pg-restart');
       await load.burst(BACKLOG);
       load.start();
       const restarts: { startAt: number; backAt: number }[] = [];
@@ -58,13 +62,14 @@ describe.each(QUEUE_BACKENDS)('reliability 5: PostgreSQL restart (%s backend)', 
         await cluster.restart();
         const backAt = Date.now();
         restarts.push({ startAt, backAt });
-        // Back when the last answers in a row are all accepted.
+        // Back when the last answers in a row are all accepted; if that takes over 30 s, the
+        // recovery checks below fail, after the figures are logged.
         await eventually(() => {
           const sent = load.history.filter((op) => op.sentAt >= backAt);
           const answered = sent.filter((op) => op.answeredAt !== undefined).slice(-RECOVERED_RUN);
           expect(answered.length).toBe(RECOVERED_RUN);
           expect(answered.every((op) => op.status === 202)).toBe(true);
-        }, 30_000);
+        }, 30_000).catch(() => undefined);
       }
       await sleep(PHASE_MS);
       const history = await load.stop();
@@ -75,11 +80,9 @@ describe.each(QUEUE_BACKENDS)('reliability 5: PostgreSQL restart (%s backend)', 
       }
       // Refused with 503 and a Retry-After while the database is away; never a 500, never a hang.
       const unexpected = history.filter(
-        (op) => op.error !== undefined || (op.status !== 202 && op.status !== 503),
+        (op) =>
+          op.error !== undefined || !(op.status === 202 || (op.status === 503 && op.retryAfter)),
       );
-      expect(unexpected).toEqual([]);
-      const refused = history.filter((op) => op.status === 503);
-      expect(refused.filter((op) => !op.retryAfter)).toEqual([]);
 
       const recoveries = restarts.map(({ startAt, backAt }, round) => {
         const next = restarts[round + 1]?.startAt ?? Infinity;
@@ -93,7 +96,7 @@ describe.each(QUEUE_BACKENDS)('reliability 5: PostgreSQL restart (%s backend)', 
         return {
           restartMs: backAt - startAt,
           refused503: window.filter((op) => op.status === 503).length,
-          slowestAnswerMs: slowestAnswerMs(window.filter((op) => op.sentAt < backAt)),
+          slowestAnswerMs: slowestAnswerMs(window),
           acceptingAfterMs: Math.max(0, (lastRefused?.answeredAt ?? backAt) - backAt),
           workingAfterMs: backCall && backCall.receivedAt - backAt,
         };
@@ -129,8 +132,20 @@ describe.each(QUEUE_BACKENDS)('reliability 5: PostgreSQL restart (%s backend)', 
         drainedMs,
         settledMs,
         recoveries,
+        // Answers over 5 s or none, in ms after the (first) restart began.
+        slow: history
+          .filter((op) => op.error !== undefined || op.answeredAt! - op.sentAt > 5_000)
+          .map((op) => ({
+            n: op.n,
+            instance: op.instance,
+            sentMs: op.sentAt - restarts[0].startAt,
+            tookMs: op.answeredAt! - op.sentAt,
+            answer: op.error ?? op.status,
+          })),
+        unexpected: unexpected.length,
       };
       console.log(`reliability 5: ${JSON.stringify(figures)}`);
+      expect(unexpected).toEqual([]);
       expect(lost).toEqual([]);
       expect(changed).toEqual([]);
       for (const recovery of recoveries) {

@@ -26,6 +26,9 @@ const PHASE_MS = CHAOS ? 8_000 : 2_000;
  */
 const DRAIN_BOUND_MS = 45_000;
 
+// Two instances starting on a loaded 2-core machine can take longer than the default 30 s.
+const STARTUP_MS = 90_000;
+
 /** The Redis of RELIABILITY.md: AOF fsynced every second, never evicting. */
 const REDIS_ARGS = [
   ...['--appendonly', 'yes', '--appendfsync', 'everysec'],
@@ -59,6 +62,7 @@ async function startCluster(redisUrl: string, cleanups: (() => Promise<void>)[])
         WORKER_CONCURRENCY: '4',
         MAX_RETRIES: '50',
       }),
+      STARTUP_MS,
     );
     cleanups.push(() => instance.kill('SIGTERM'));
     instances.push(instance);
