@@ -13,6 +13,8 @@ const SERIAL_E2E = [
   'test/e2e/reliability-cancel.e2e-spec.ts',
   'test/e2e/reliability-streams.redis.e2e-spec.ts',
   'test/e2e/reliability-streams.postgres.e2e-spec.ts',
+  'test/e2e/reliability-redis-faults.e2e-spec.ts',
+  'test/e2e/reliability-postgres-restart.e2e-spec.ts',
 ];
 
 const e2e = {

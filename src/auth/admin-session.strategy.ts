@@ -35,7 +35,10 @@ export class AdminSessionStrategy extends PassportStrategy(Strategy, ADMIN_SESSI
     try {
       live = await this.sessions.resolve(token);
     } catch (error) {
-      throw new AppError(ErrorCode.ServiceUnavailable, 'Database unreachable', { cause: error });
+      throw new AppError(ErrorCode.ServiceUnavailable, 'Database unreachable', {
+        retryAfterS: 1,
+        cause: error,
+      });
     }
     if (!live) {
       throw new AppError(ErrorCode.Unauthorized, 'Your session has ended; sign in again');

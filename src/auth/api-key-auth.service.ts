@@ -155,7 +155,10 @@ export class ApiKeyAuthService implements OnModuleDestroy {
     try {
       found = await this.keys.findActive(secret);
     } catch (error) {
-      throw new AppError(ErrorCode.ServiceUnavailable, 'Database unreachable', { cause: error });
+      throw new AppError(ErrorCode.ServiceUnavailable, 'Database unreachable', {
+        retryAfterS: 1,
+        cause: error,
+      });
     }
     if (!found) return 'unknown';
     const { key, tenant } = found;

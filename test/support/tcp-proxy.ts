@@ -5,6 +5,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private readonly stalled = new Set<{ client: Socket; upstream: Socket }>();
+  /** While set (by `blackholeAll()`), new connections are blackholed from their first byte. */
+  private holding = false;
   private server: Server | undefined;
 
   private constructor(
@@ -34,15 +37,33 @@ export class TcpProxy {
    */
   blackhole(matches: (upstreamLocalPort: number) => boolean = () => true): number {
     let count = 0;
-    for (const { client, upstream } of this.pairs) {
-      if (upstream.localPort === undefined || !matches(upstream.localPort)) continue;
-      client.unpipe(upstream);
-      upstream.unpipe(client);
-      client.pause();
-      upstream.pause();
+    for (const pair of this.pairs) {
+      if (pair.upstream.localPort === undefined || !matches(pair.upstream.localPort)) continue;
+      this.stall(pair);
       count++;
     }
     return count;
+  }
+
+  /**
+   * A network path that dies for a while: blackholes every open connection and every new one
+   * (accepted, but no byte carried either way) until `heal()`. Returns how many were open.
+   */
+  blackholeAll(): number {
+    this.holding = true;
+    return this.blackhole();
+  }
+
+  /**
+   * The path comes back: the blackholed connections carry bytes again, starting with what was
+   * sent meanwhile (TCP retransmits it), and new ones are carried as before.
+   */
+  heal(): void {
+    this.holding = false;
+    for (const pair of this.stalled) {
+      if (!pair.client.destroyed && !pair.upstream.destroyed) this.carry(pair);
+    }
+    this.stalled.clear();
   }
 
   async restore(): Promise<void> {
@@ -63,8 +84,12 @@ export class TcpProxy {
       }
       const pair = { client, upstream };
       this.pairs.add(pair);
-      client.on('close', () => this.pairs.delete(pair));
-      client.pipe(upstream).pipe(client);
+      client.on('close', () => {
+        this.pairs.delete(pair);
+        this.stalled.delete(pair);
+      });
+      if (this.holding) this.stall(pair);
+      else this.carry(pair);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -72,5 +97,17 @@ export class TcpProxy {
     await once(server, 'listening');
     this.port = (server.address() as { port: number }).port;
     this.server = server;
+  }
+
+  private carry({ client, upstream }: { client: Socket; upstream: Socket }): void {
+    client.pipe(upstream).pipe(client);
+  }
+
+  private stall(pair: { client: Socket; upstream: Socket }): void {
+    pair.client.unpipe(pair.upstream);
+    pair.upstream.unpipe(pair.client);
+    pair.client.pause();
+    pair.upstream.pause();
+    this.stalled.add(pair);
   }
 }
