@@ -73,6 +73,13 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly handedOut = new Map<string, { node: string; at: number }>();
   /** Jobs in the queue that the store could not list yet; each round lists them first. */
   private readonly unlisted = new Map<string, Listing>();
+  /**
+   * Ended attempts whose lease the store could not end (it was away), each round tries again.
+   * Their leases stay held, and heartbeated, until then: nobody else can have taken them.
+   */
+  private readonly unfinished = new Map<string, AttemptEnd>();
+  /** Jobs handed out whose move to runnable failed (the queue was away); each round retries. */
+  private readonly unreleased = new Set<string>();
 
   constructor(
     @Inject(DISPATCH_STORE) private readonly store: DispatchStore,
@@ -197,12 +204,23 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
    * charged here; a retry waits in the dispatcher (holding nothing) until its time comes.
    */
   async finish(jobId: string, end: AttemptEnd): Promise<void> {
-    this.held.delete(jobId);
     try {
-      if (await this.store.finish(jobId, end)) this.kick();
+      const freed = await this.store.finish(jobId, end);
+      this.held.delete(jobId);
+      this.unfinished.delete(jobId);
+      if (freed) this.kick();
     } catch (error) {
-      // The lease runs out by itself; a final job is forgotten by the next reconciliation.
-      this.logger.warn({ msg: 'could not release a job', jobId, error: (error as Error).message });
+      // Tried again by each round, so a store blip does not leave the slot taken until the
+      // lease runs out (if this process dies first, it runs out by itself).
+      if (!this.unfinished.has(jobId)) {
+        this.logger.warn({
+          msg: 'could not release a job',
+          jobId,
+          error: (error as Error).message,
+        });
+      }
+      if (this.unfinished.size < MAX_UNLISTED_JOBS) this.unfinished.set(jobId, end);
+      else this.held.delete(jobId);
     }
   }
 
@@ -297,6 +315,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       this.again = false;
       try {
         await this.listUnlisted();
+        await this.retryUnfinished();
         const assignments = await this.store.dispatch(
           this.registry.dispatchNodes(),
           BATCH,
@@ -308,7 +327,8 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
           this.handedOut.delete(jobId); // kept in hand-out order
           this.handedOut.set(jobId, { node, at });
         }
-        await Promise.all(assignments.map((assignment) => this.release(assignment.jobId)));
+        for (const { jobId } of assignments) this.unreleased.add(jobId);
+        await Promise.all([...this.unreleased].map((jobId) => this.release(jobId)));
         if (assignments.length === BATCH) this.again = true;
       } catch (error) {
         // The store is away: the next tick tries again.
@@ -341,8 +361,27 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  /** Moves a dispatched job from parked to runnable: one queue call, no read. */
+  private async retryUnfinished(): Promise<void> {
+    for (const [jobId, end] of this.unfinished) await this.finish(jobId, end);
+  }
+
+  /**
+   * Moves a dispatched job from parked to runnable: one queue call, no read. One that fails
+   * stays in `unreleased` for the next round (a job parked with a lease would otherwise wait for
+   * the lease to run out).
+   */
   private async release(jobId: string): Promise<void> {
+    try {
+      await this.promote(jobId);
+      this.unreleased.delete(jobId);
+    } catch (error) {
+      // Past the bound, the parked-jobs reconciler catches it once its lease has run out.
+      if (this.unreleased.size > MAX_UNLISTED_JOBS) this.unreleased.delete(jobId);
+      this.logger.debug(`could not make job ${jobId} runnable: ${(error as Error).message}`);
+    }
+  }
+
+  private async promote(jobId: string): Promise<void> {
     try {
       await this.queue.backend.promote(jobId);
     } catch {
