@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeBackend } from '../support/fake-backend.js';
@@ -8,6 +9,8 @@ import {
   type QueueBackendKind,
   type TenantWithKey,
 } from '../support/infq-harness.js';
+import { hashRequestBody } from '../../src/idempotency/idempotency-key.js';
+import { IdempotencyService } from '../../src/idempotency/idempotency.service.js';
 
 /** `Idempotency-Key` and `Cancel-After` through the public API; run once per queue backend. */
 export function describeAsyncRequests(backend: QueueBackendKind): void {
@@ -53,6 +56,29 @@ export function describeAsyncRequests(backend: QueueBackendKind): void {
       // Replays count against no limit: one request in the window.
       const view = await (await infq.admin('GET', `/tenants/${acme.id}`)).json();
       expect(view.usage.requests_this_minute).toBeLessThanOrEqual(2);
+    });
+
+    it('takes over a key whose job was never created (its instance died between the claim and the job)', async () => {
+      const key = `orphan-${Date.now()}`;
+      const prompt = 'idempotent orphan';
+      // What a killed instance leaves: the key claimed for a job that was never added.
+      const body = JSON.stringify({
+        model: 'fake-model',
+        messages: [{ role: 'user', content: prompt }],
+      });
+      const orphan = randomUUID();
+      const keys = infq.app.get(IdempotencyService);
+      expect(await keys.claim(acme.id, key, hashRequestBody(body), orphan)).toEqual({
+        kind: 'new',
+      });
+
+      const response = await send(acme, key, prompt);
+      expect(response.status).toBe(202);
+      expect(response.headers.get('idempotent-replayed')).toBeNull();
+      const { id } = (await response.json()) as { id: string };
+      expect(id).not.toBe(orphan);
+      expect((await infq.jobFinal(acme.key, id)).status).toBe('complete');
+      expect(fake.completions(prompt)).toHaveLength(1);
     });
 
     it('refuses a key reused with another body, keeps keys per tenant, and frees them after the TTL', async () => {
