@@ -6,6 +6,17 @@ import type { AddressInfo } from 'node:net';
 export type FakeBehaviour =
   | { type: 'ok'; delayMs?: number; content?: string; totalTokens?: number }
   | { type: 'status'; status: number; message?: string; retryAfter?: string; delayMs?: number }
+  /**
+   * A latency drawn uniformly from `minDelayMs`–`maxDelayMs`, then `failureStatus` (default
+   * 500) with probability `failureRate`, else an `ok` answer.
+   */
+  | {
+      type: 'random';
+      minDelayMs: number;
+      maxDelayMs: number;
+      failureRate?: number;
+      failureStatus?: number;
+    }
   /** Holds the request open until the client gives up. */
   | { type: 'hang' }
   /** Destroys the connection without an answer. */
@@ -39,6 +50,8 @@ export interface FakeRequest {
   receivedAt: number;
   aborted: boolean;
   finished: boolean;
+  /** The status answered, once the answer was written in full. */
+  status?: number;
   /** What the fake answered, byte for byte (JSON answers only). */
   responseBody?: string;
   /** Bytes written for a `huge` or `endless` answer. */
@@ -231,7 +244,10 @@ export class FakeBackend extends EventEmitter {
         this.emit('aborted', record);
       }
     });
-    response.on('finish', () => (record.finished = true));
+    response.on('finish', () => {
+      record.finished = true;
+      record.status = response.statusCode;
+    });
     this.emit('request', record);
 
     if (record.method === 'GET' && record.path.endsWith('/models')) {
@@ -279,6 +295,20 @@ export class FakeBackend extends EventEmitter {
   ): Promise<void> {
     const model = typeof body.model === 'string' ? body.model : 'fake-model';
     switch (behaviour.type) {
+      case 'random': {
+        const delayMs =
+          behaviour.minDelayMs + Math.random() * (behaviour.maxDelayMs - behaviour.minDelayMs);
+        const fails = Math.random() < (behaviour.failureRate ?? 0);
+        return this.perform(
+          fails
+            ? { type: 'status', status: behaviour.failureStatus ?? 500, delayMs }
+            : { type: 'ok', delayMs },
+          record,
+          body,
+          request,
+          response,
+        );
+      }
       case 'ok': {
         await pause(behaviour.delayMs, response);
         const content = behaviour.content ?? `echo: ${record.prompt}`;
