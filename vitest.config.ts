@@ -11,6 +11,7 @@ const SERIAL_E2E = [
   'test/e2e/reliability-auth.e2e-spec.ts',
   'test/e2e/reliability-sign-in.e2e-spec.ts',
   'test/e2e/reliability-cancel.e2e-spec.ts',
+  'test/e2e/reliability-restarts.e2e-spec.ts',
 ];
 
 const e2e = {
