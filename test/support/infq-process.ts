@@ -39,12 +39,18 @@ export class InfqProcess {
     child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     const url = `http://127.0.0.1:${port}`;
     const instance = new InfqProcess(child, url, output);
-    await eventually(async () => {
-      if (child.exitCode !== null)
-        throw new Error(`infq exited ${child.exitCode}: ${output.join('')}`);
-      const response = await fetch(`${url}/health`);
-      if (response.status !== 200) throw new Error(`health ${response.status}`);
-    }, startTimeoutMs);
+    try {
+      await eventually(async () => {
+        if (child.exitCode !== null)
+          throw new Error(`infq exited ${child.exitCode}: ${output.join('')}`);
+        const response = await fetch(`${url}/health`);
+        if (response.status !== 200) throw new Error(`health ${response.status}`);
+      }, startTimeoutMs);
+    } catch (error) {
+      // Not left running behind a failed test.
+      await instance.kill();
+      throw error;
+    }
     return instance;
   }
 
