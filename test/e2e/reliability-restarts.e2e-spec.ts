@@ -366,9 +366,11 @@ describe.each(QUEUE_BACKENDS)('reliability restarts (%s backend)', (backend) => 
       const loadStartedAt = Date.now();
       const load = paced(
         RATE,
-        // On past ENQUEUES until the last restart, so every kill lands mid-load.
+        // On past ENQUEUES until the last restart (at most twice as many), so every kill lands
+        // mid-load however slow the restarts are.
         (index) =>
-          index < ENQUEUES || (!CHAOS && !killed && Date.now() - loadStartedAt < MAX_LOAD_MS),
+          index < ENQUEUES ||
+          (!CHAOS && !killed && index < 2 * ENQUEUES && Date.now() - loadStartedAt < MAX_LOAD_MS),
         (index) => clients.submit(prompt(index), index % 2),
       ).finally(() => (loading = false));
 
