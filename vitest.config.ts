@@ -15,6 +15,7 @@ const SERIAL_E2E = [
   'test/e2e/reliability-streams.postgres.e2e-spec.ts',
   'test/e2e/reliability-redis-faults.e2e-spec.ts',
   'test/e2e/reliability-postgres-restart.e2e-spec.ts',
+  'test/e2e/reliability-restarts.e2e-spec.ts',
 ];
 
 const e2e = {

@@ -6,6 +6,17 @@ import type { AddressInfo } from 'node:net';
 export type FakeBehaviour =
   | { type: 'ok'; delayMs?: number; content?: string; totalTokens?: number }
   | { type: 'status'; status: number; message?: string; retryAfter?: string; delayMs?: number }
+  /**
+   * A latency drawn uniformly from `minDelayMs`–`maxDelayMs`, then `failureStatus` (default
+   * 500) with probability `failureRate`, else an `ok` answer.
+   */
+  | {
+      type: 'random';
+      minDelayMs: number;
+      maxDelayMs: number;
+      failureRate?: number;
+      failureStatus?: number;
+    }
   /** Holds the request open until the client gives up. */
   | { type: 'hang' }
   /** Destroys the connection without an answer. */
@@ -48,6 +59,8 @@ export interface FakeRequest {
    * took the socket with it. */
   closedAt?: number;
   socketClosed?: boolean;
+  /** The status answered, once the answer was written in full. */
+  status?: number;
   /** What the fake answered, byte for byte (JSON answers only). */
   responseBody?: string;
   /** Bytes written for a `huge` or `endless` answer. */
@@ -249,6 +262,7 @@ export class FakeBackend extends EventEmitter {
     });
     response.on('finish', () => {
       record.finished = true;
+      record.status = response.statusCode;
       this.emit('finished', record);
     });
     this.emit('request', record);
@@ -298,6 +312,20 @@ export class FakeBackend extends EventEmitter {
   ): Promise<void> {
     const model = typeof body.model === 'string' ? body.model : 'fake-model';
     switch (behaviour.type) {
+      case 'random': {
+        const delayMs =
+          behaviour.minDelayMs + Math.random() * (behaviour.maxDelayMs - behaviour.minDelayMs);
+        const fails = Math.random() < (behaviour.failureRate ?? 0);
+        return this.perform(
+          fails
+            ? { type: 'status', status: behaviour.failureStatus ?? 500, delayMs }
+            : { type: 'ok', delayMs },
+          record,
+          body,
+          request,
+          response,
+        );
+      }
       case 'ok': {
         await pause(behaviour.delayMs, response);
         const content = behaviour.content ?? `echo: ${record.prompt}`;
