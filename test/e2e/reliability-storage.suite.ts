@@ -255,6 +255,15 @@ export function describeReliabilityStorage(backend: QueueBackendKind): void {
           },
         );
         await expectOpenAiError(waited, 503, 'service_unavailable');
+        // An `Idempotency-Key` is claimed in Redis before admission: refused the same way.
+        const keyed = await infq.chat(
+          tenant.key,
+          bigPrompt('rel11-full', 2_500),
+          {},
+          { 'idempotency-key': 'rel11-full-keyed' },
+        );
+        expect(keyed.headers.get('retry-after')).toMatch(/^\d+$/);
+        await expectOpenAiError(keyed, 503, 'service_unavailable');
         const streamed = await infq.chat(tenant.key, bigPrompt('rel11-full', 3_000), {
           stream: true,
         });
