@@ -12,6 +12,7 @@ import { IdempotencyModule } from './idempotency/idempotency.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { LimitsModule } from './limits/limits.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
 import { UpstreamModule } from './upstream/upstream.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
@@ -34,6 +35,7 @@ export class AppModule {
         WebhooksModule.forRoot(config),
         IdempotencyModule.forRoot(config),
         BatchesModule.forRoot(config),
+        RetentionModule.forRoot(config),
         HealthModule,
         MetricsModule,
       ],

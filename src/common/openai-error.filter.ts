@@ -99,7 +99,7 @@ export function toAppError(exception: unknown, request?: FastifyRequest): AppErr
   if (isStoreUnreachable(exception)) {
     return new AppError(
       ErrorCode.ServiceUnavailable,
-      'The database or the queue is unreachable; try again shortly',
+      'The database or the queue is unreachable or full; try again shortly',
       { retryAfterS: 1, cause: exception },
     );
   }

@@ -15,6 +15,15 @@ describe('isStoreUnreachable', () => {
     ['a PostgreSQL shutting down', withCode('terminating connection', '57P01')],
     ['a PostgreSQL connection failure', withCode('connection failure', '08006')],
     ['too many clients', withCode('sorry, too many clients already', '53300')],
+    ['a PostgreSQL disk full', withCode('could not extend file', '53100')],
+    [
+      'a Redis at maxmemory (noeviction)',
+      new Error("OOM command not allowed when used memory > 'maxmemory'."),
+    ],
+    [
+      'a Redis that cannot persist',
+      new Error('MISCONF Redis is configured to save RDB snapshots, but it is currently not able'),
+    ],
     [
       'a TypeORM error around a driver error',
       Object.assign(new Error('Query failed'), { driverError: withCode('x', 'ECONNREFUSED') }),

@@ -10,8 +10,9 @@ const NETWORK_ERROR_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-// PostgreSQL: connection exceptions (class 08), shutting down or starting up, too many clients.
-const POSTGRES_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+// PostgreSQL: connection exceptions (class 08), shutting down or starting up, too many clients,
+// disk full, out of memory.
+const POSTGRES_UNAVAILABLE = /^(08...|57P0[123]|53[123]00)$/;
 
 // What ioredis and pg say when they give up on a connection rather than on a command.
 const CLIENT_MESSAGES = [
@@ -21,11 +22,16 @@ const CLIENT_MESSAGES = [
   /max retries per request/i, // ioredis MaxRetriesPerRequestError
   /^Connection terminated/, // pg
   /timeout exceeded when trying to connect/, // pg pool
+  // Redis at `maxmemory` under `noeviction` refuses writes until memory frees; so does a Redis
+  // whose last snapshot failed (stop-writes-on-bgsave-error).
+  /^OOM command not allowed/,
+  /^MISCONF /,
 ];
 
 /**
- * Whether `error` (or what it wraps) says that PostgreSQL or Redis could not be reached, as
- * opposed to a command that was wrong: the first is a 503 for the client, the second a bug.
+ * Whether `error` (or what it wraps) says that PostgreSQL or Redis could not be reached or cannot
+ * take writes for now (full), as opposed to a command that was wrong: the first is a 503 for the
+ * client, the second a bug.
  */
 export function isStoreUnreachable(error: unknown): boolean {
   let current: unknown = error;

@@ -12,7 +12,11 @@ describe('loadConfig', () => {
       retry: { baseMs: 10_000, maxMs: 300_000, maxRetries: 50 },
       upstream: { busNodes: [], timeoutMs: 120_000 },
       limits: { defaultRpm: 20, defaultTokensPerDay: 100_000, defaultMaxConcurrent: 2 },
-      retention: { resultTtlS: 86_400, deadTtlS: 604_800 },
+      retention: {
+        resultTtlS: 86_400,
+        deadTtlS: 604_800,
+        deadLetterBytesPerTenant: 67_108_864,
+      },
       syncWaitMaxS: 600,
       adminToken: undefined,
       mode: 'all',

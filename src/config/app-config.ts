@@ -39,7 +39,12 @@ export interface AppConfig {
     readonly defaultMaxConcurrent: number;
     readonly defaultMaxQueued: number;
   };
-  readonly retention: { readonly resultTtlS: number; readonly deadTtlS: number };
+  readonly retention: {
+    readonly resultTtlS: number;
+    readonly deadTtlS: number;
+    /** Most request bytes a tenant's dead, cancelled and expired jobs keep (see src/retention). */
+    readonly deadLetterBytesPerTenant: number;
+  };
   readonly syncWaitMaxS: number;
   readonly adminToken: string | undefined;
   /** The first dashboard admin, created at start-up when missing (`ADMIN_EMAIL`, `ADMIN_PASSWORD`). */
@@ -118,7 +123,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       defaultMaxConcurrent: e.DEFAULT_MAX_CONCURRENT,
       defaultMaxQueued: e.DEFAULT_MAX_QUEUED,
     },
-    retention: { resultTtlS: e.RESULT_TTL_S, deadTtlS: e.DEAD_TTL_S },
+    retention: {
+      resultTtlS: e.RESULT_TTL_S,
+      deadTtlS: e.DEAD_TTL_S,
+      deadLetterBytesPerTenant: e.DEAD_LETTER_BYTES_PER_TENANT,
+    },
     syncWaitMaxS: e.SYNC_WAIT_MAX_S,
     adminToken: e.ADMIN_TOKEN,
     firstAdmin:

@@ -78,6 +78,11 @@ export const envSchema = z.object({
   RESULT_TTL_S: integer(1).default(86_400),
   /** How long dead jobs stay readable and requeueable. */
   DEAD_TTL_S: integer(1).default(604_800),
+  /**
+   * Most request bytes one tenant's dead, cancelled and expired jobs keep; past it the oldest
+   * are removed before `DEAD_TTL_S`.
+   */
+  DEAD_LETTER_BYTES_PER_TENANT: integer(1_048_576).default(67_108_864),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: integer(1024).default(1_048_576),
   /** Time a client has to send a request's whole header section (slow senders get a 408). */

@@ -19,6 +19,7 @@ import { Webhooks1796000200000 } from './migrations/1796000200000-webhooks.js';
 import { IdempotencyKeys1796000201000 } from './migrations/1796000201000-idempotency-keys.js';
 import { DispatchClaim1796000500000 } from './migrations/1796000500000-dispatch-claim.js';
 import { TokenReservations1796000600000 } from './migrations/1796000600000-token-reservations.js';
+import { DeadLetterCap1796000700000 } from './migrations/1796000700000-dead-letter-cap.js';
 
 /** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
 export function buildDataSourceOptions(url: string): DataSourceOptions {
@@ -48,6 +49,7 @@ export function buildDataSourceOptions(url: string): DataSourceOptions {
       IdempotencyKeys1796000201000,
       DispatchClaim1796000500000,
       TokenReservations1796000600000,
+      DeadLetterCap1796000700000,
     ],
     // One transaction per migration run, so a failed start leaves no half-applied schema.
     migrationsTransactionMode: 'all',

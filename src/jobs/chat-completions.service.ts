@@ -47,7 +47,7 @@ export class ChatCompletionsService {
     } catch (error) {
       throw new AppError(
         ErrorCode.ServiceUnavailable,
-        'The queue is unreachable; the request was not accepted',
+        'The queue is unreachable or full; the request was not accepted',
         { retryAfterS: 1, cause: error },
       );
     }

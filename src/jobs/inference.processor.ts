@@ -281,6 +281,7 @@ export class InferenceProcessor
       resultBody: snapshot.resultBody,
       lastUpstreamStatus: snapshot.lastUpstreamStatus,
       origin: job.data.origin ?? null,
+      requestBytes: Buffer.byteLength(job.data.request),
     });
   }
 

@@ -20,6 +20,8 @@ export interface JobFinalEvent {
   /** The backend's last HTTP status, when there was one. */
   lastUpstreamStatus: number | null;
   origin: JobOrigin | null;
+  /** The size of the stored request (UTF-8 bytes), which the job keeps until it is removed. */
+  requestBytes: number;
 }
 
 export type JobFinalListener = (event: JobFinalEvent) => Promise<void> | void;

@@ -36,6 +36,7 @@ function completed(tenantId: string): JobFinalEvent {
     resultBody: '{}',
     lastUpstreamStatus: 200,
     origin: null,
+    requestBytes: 0,
   };
 }
 

@@ -73,6 +73,7 @@ describe.each(QUEUE_BACKENDS)(
         resultBody: '{}',
         lastUpstreamStatus: 200,
         origin: null,
+        requestBytes: 0,
       });
 
       const hung = await receiver.next('/survives');

@@ -72,6 +72,7 @@ function finalEvent(
     resultBody: '{"id":"chatcmpl-1"}',
     lastUpstreamStatus: 200,
     origin: null,
+    requestBytes: 0,
   };
 }
 

@@ -1,0 +1,3 @@
+import { describeReliabilityStorage } from './reliability-storage.suite.js';
+
+describeReliabilityStorage('postgres');
