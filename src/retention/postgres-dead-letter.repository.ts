@@ -3,7 +3,7 @@ import type { DeadLetterEntry, DeadLetterStore } from './dead-letter-store.js';
 
 /**
  * The dead-letter index in PostgreSQL, beside the queue's tables: one function call
- * (`infq_dead_letter_record`, migration 1796000600000) under the tenant's advisory lock.
+ * (`infq_dead_letter_record`, migration 1796000700000) under the tenant's advisory lock.
  */
 export class PostgresDeadLetterRepository implements DeadLetterStore {
   constructor(private readonly dataSource: DataSource) {}
