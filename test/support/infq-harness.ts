@@ -79,6 +79,8 @@ export function testEnv(
     MAX_RETRIES: '3',
     DEFAULT_RPM: '10000',
     DEFAULT_MAX_CONCURRENT: '1000',
+    // Room for the prompt reservations (body bytes / 4) of suites that queue many 1 MiB requests.
+    DEFAULT_TOKENS_PER_DAY: '1000000000',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: '0',
