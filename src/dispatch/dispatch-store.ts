@@ -46,6 +46,12 @@ export interface DispatchLoad {
   tenants: Record<string, { queued: number; running: number }>;
 }
 
+/** Whose load to read: stores that cannot list their keys cheaply read only these. */
+export interface LoadScope {
+  nodeIds: readonly string[];
+  tenantIds: readonly string[];
+}
+
 /** Which waiting list a job joins: the tenant's own, or its batch list (interactive work first). */
 export type JobLane = 'interactive' | 'batch';
 
@@ -141,7 +147,8 @@ export interface DispatchStore {
   releaseStream(tenantId: string, streamId: string, tokens: number | undefined): Promise<void>;
   /** 1 + the jobs ahead of it in its tenant's waiting list; null when it is not waiting there. */
   queuePosition(tenantId: string, lane: JobLane, jobId: string): Promise<number | null>;
-  load(): Promise<DispatchLoad>;
+  /** Jobs per node and per tenant, for the given ids (others may be left out). */
+  load(scope: LoadScope): Promise<DispatchLoad>;
   /** Jobs waiting for their retry time, all tenants. */
   retryingCount(): Promise<number>;
 }

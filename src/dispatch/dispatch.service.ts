@@ -13,6 +13,7 @@ import { ErrorCode } from '../common/error-code.js';
 import { INFERENCE_QUEUE, type InferenceJobData } from '../jobs/inference-queue.js';
 import type { AdmissionClaim } from '../limits/limits-store.js';
 import type { NodePlacement } from '../upstream/chat-completions.client.js';
+import { TenantsService } from '../tenants/tenants.service.js';
 import type { UpstreamNode } from '../upstream/upstream-node.js';
 import { toDispatchNode, UpstreamRegistry } from '../upstream/upstream-registry.service.js';
 import type {
@@ -85,6 +86,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(DISPATCH_STORE) private readonly store: DispatchStore,
     @InjectQueue(INFERENCE_QUEUE) private readonly queue: Queue<InferenceJobData>,
     private readonly registry: UpstreamRegistry,
+    private readonly tenants: TenantsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -289,8 +291,13 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     return this.store.queuePosition(tenantId, lane, jobId);
   }
 
-  load(): Promise<DispatchLoad> {
-    return this.store.load();
+  /** Jobs per node and per tenant, now (nodes and tenants with none are left out). */
+  async load(): Promise<DispatchLoad> {
+    const tenants = await this.tenants.list();
+    return this.store.load({
+      nodeIds: this.registry.nodes.map((node) => node.id),
+      tenantIds: tenants.map((tenant) => tenant.id),
+    });
   }
 
   retryingCount(): Promise<number> {

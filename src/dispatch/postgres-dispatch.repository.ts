@@ -279,6 +279,7 @@ export class PostgresDispatchRepository implements LimitsStore, DispatchStore {
     return row?.position ?? null;
   }
 
+  /** Reads every node and tenant in two grouped queries; `scope` is not needed here. */
   async load(): Promise<DispatchLoad> {
     const nodes = await this.dataSource.query<{ node: string; count: number }[]>(
       `SELECT node, count(*)::int AS count FROM dispatch_leases

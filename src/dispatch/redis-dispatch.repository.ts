@@ -18,6 +18,7 @@ import {
   type DispatchTenant,
   type JobLane,
   type ListedJob,
+  type LoadScope,
   listingArgs,
   nodesJson,
 } from './dispatch-store.js';
@@ -211,24 +212,12 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
     return rank === null ? null : rank + 1;
   }
 
-  async load(): Promise<DispatchLoad> {
-    const load: DispatchLoad = { nodes: {}, tenants: {} };
-    const tenantOf = (key: string, kind: string): string =>
-      key.slice(`${this.prefix}:${kind}:`.length);
-    for (const key of await this.scan('node:*')) {
-      load.nodes[tenantOf(key, 'node')] = await this.redis.scard(key);
-    }
-    const tenants = new Set<string>();
-    for (const kind of ['running', 'ready', 'retry', 'pending']) {
-      for (const key of await this.scan(`${kind}:*`)) {
-        const list = tenantOf(key, kind);
-        if (!list.endsWith('#b')) tenants.add(list);
-      }
-    }
-    // Read-only, one round trip: a stats read must not run the purging admission scripts.
-    const ids = [...tenants];
+  /** Read-only and one round trip: a stats read must not run the purging admission scripts. */
+  async load({ nodeIds, tenantIds }: LoadScope): Promise<DispatchLoad> {
+    // Known ids, not a SCAN: the keyspace may be shared and large.
     const pipeline = this.redis.pipeline();
-    for (const tenantId of ids) {
+    for (const nodeId of nodeIds) pipeline.scard(`${this.prefix}:node:${nodeId}`);
+    for (const tenantId of tenantIds) {
       pipeline.scard(`${this.prefix}:running:${tenantId}`);
       for (const kind of ['pending', 'ready', 'retry']) {
         pipeline.zcard(`${this.prefix}:${kind}:${tenantId}`);
@@ -238,9 +227,15 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
       if (error) throw error;
       return Number(count);
     });
-    ids.forEach((tenantId, index) => {
-      const [running, pending, ready, retry] = counts.slice(index * 4, index * 4 + 4);
-      load.tenants[tenantId] = { queued: pending + ready + retry, running };
+    const load: DispatchLoad = { nodes: {}, tenants: {} };
+    nodeIds.forEach((nodeId, index) => {
+      if (counts[index] > 0) load.nodes[nodeId] = counts[index];
+    });
+    tenantIds.forEach((tenantId, index) => {
+      const at = nodeIds.length + index * 4;
+      const [running, pending, ready, retry] = counts.slice(at, at + 4);
+      const queued = pending + ready + retry;
+      if (queued + running > 0) load.tenants[tenantId] = { queued, running };
     });
     return load;
   }
@@ -251,22 +246,5 @@ export class RedisDispatchRepository implements LimitsStore, DispatchStore {
 
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
-  }
-
-  private async scan(pattern: string): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${this.prefix}:${pattern}`,
-        'COUNT',
-        500,
-      );
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-    return found;
   }
 }

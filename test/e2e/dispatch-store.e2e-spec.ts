@@ -183,7 +183,10 @@ describe.each(['redis', 'postgres'] as const)('dispatch store conformance (%s)',
       [a[1], small.id],
     ]);
     // FIFO within the tenant: b waits behind the third a, which waits for room.
-    expect((await store.load()).nodes[small.id]).toBe(2);
+    expect(await store.load({ nodeIds: [small.id, other.id], tenantIds: [t.id] })).toMatchObject({
+      nodes: { [small.id]: 2 },
+      tenants: { [t.id]: { queued: 2, running: 2 } },
+    });
     await store.finish(a[0], { kind: 'final' });
     expect((await store.dispatch([small, other], 100, LEASE)).map((x) => x.jobId)).toEqual([
       a[2],
