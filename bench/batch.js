@@ -12,7 +12,8 @@
 //      200 ms (p50, p95, max).
 // Flags: --lines=N (default 50,000), --backend=redis|postgres (default redis),
 //   --latency-ms=N (fake backend latency, default 20), --concurrency=N (WORKER_CONCURRENCY, 64),
-//   --node-max=N (the node's capacity, NODE_MAX_INFLIGHT; default: the worker concurrency).
+//   --node-max=N (the node's capacity, NODE_MAX_INFLIGHT; default: the worker concurrency),
+//   --node-args="--flag ..." (Node flags for the infq process only).
 // Environment: BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test),
 //   BENCH_REDIS_URL (default redis://127.0.0.1:6379).
 import { Redis } from 'ioredis';
@@ -38,6 +39,7 @@ const option = parseFlags('bench/batch.js', [
   'latency-ms',
   'concurrency',
   'node-max',
+  'node-args',
 ]);
 const log = logger('bench:batch');
 const fail = (message) => stop('bench/batch.js', message);
@@ -48,6 +50,8 @@ const CONCURRENCY = Number(option('concurrency', 64));
 // The node's capacity: the dispatcher rations places, so another tenant's job waits for the
 // next free one instead of behind every line already handed to the queue.
 const NODE_MAX = Number(option('node-max', CONCURRENCY));
+// Extra Node flags for infq only (space-separated), to compare V8 settings.
+const NODE_ARGS = String(option('node-args', '')).split(' ').filter(Boolean);
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString('hex')}`;
@@ -96,7 +100,7 @@ async function main(cleanups) {
   const port = await freePort();
   const infq = await startProcess(
     'infq',
-    [path.join(ROOT, 'dist/src/main.js')],
+    [...NODE_ARGS, path.join(ROOT, 'dist/src/main.js')],
     {
       DATABASE_URL: databaseUrl.toString(),
       REDIS_URL: BACKEND === 'redis' ? REDIS_URL : '',

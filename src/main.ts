@@ -1,3 +1,5 @@
+// First: V8's heap settings apply from the first allocation on.
+import './heap-settings.js';
 import 'reflect-metadata';
 import { createApp } from './app.js';
 import { createLogger } from './common/logger.js';
