@@ -18,20 +18,6 @@ const SERIAL_E2E = [
   'test/e2e/reliability-restarts.e2e-spec.ts',
 ];
 
-// Long fault runs (two instances restarted, killed, or their stores restarted, each 2–7 min on
-// this machine; streams read slowly for a while): `npm run test:chaos` runs them (INFQ_CHAOS=1),
-// at full size, so that `npm test` stays under 15 minutes.
-const CHAOS_ONLY_E2E =
-  process.env.INFQ_CHAOS === '1'
-    ? []
-    : [
-        'test/e2e/reliability-restarts.e2e-spec.ts',
-        'test/e2e/reliability-redis-faults.e2e-spec.ts',
-        'test/e2e/reliability-postgres-restart.e2e-spec.ts',
-        'test/e2e/reliability-streams.redis.e2e-spec.ts',
-        'test/e2e/reliability-streams.postgres.e2e-spec.ts',
-      ];
-
 const e2e = {
   testTimeout: 60_000,
   hookTimeout: 60_000,
@@ -59,7 +45,7 @@ export default defineConfig({
           ...e2e,
           name: 'e2e',
           include: ['test/e2e/**/*.e2e-spec.ts'],
-          exclude: [...SERIAL_E2E, ...CHAOS_ONLY_E2E],
+          exclude: SERIAL_E2E,
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
@@ -70,7 +56,6 @@ export default defineConfig({
           ...e2e,
           name: 'e2e-serial',
           include: SERIAL_E2E,
-          exclude: CHAOS_ONLY_E2E,
           maxWorkers: 1,
           sequence: { groupOrder: 2 },
         },

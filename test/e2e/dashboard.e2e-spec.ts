@@ -153,7 +153,8 @@ describe('admin dashboard in a browser (redis backend)', () => {
 
     // Dead letters: filter by tenant, inspect one, requeue it until it completes.
     await page.getByRole('link', { name: 'Dead letters' }).click();
-    await page.getByLabel('Tenant').selectOption({ label: tenantName });
+    // Exact: until the page has changed, the tenants list's "Filter tenants" would match too.
+    await page.getByLabel('Tenant', { exact: true }).selectOption({ label: tenantName });
     for (const id of dead) await page.locator(`tr[data-job-id="${id}"]`).waitFor();
     await shot('06-dead-letters');
     await page
@@ -246,7 +247,7 @@ describe('admin dashboard in a browser (redis backend)', () => {
     );
     await page.reload();
     await page.getByText('http://node-a/v1').waitFor();
-    await page.locator('.stat-tile', { hasText: 'Queued' }).getByText('7').waitFor();
+    await page.locator('.stat-tile', { hasText: 'Queued' }).getByText('7', { exact: true }).waitFor();
     await page.getByText('does not report throughput').waitFor();
     await shot('10-overview-partial-stats');
 

@@ -123,7 +123,7 @@ describe('webhooks in the dashboard (redis backend)', () => {
     const deliveries = page.getByRole('table', { name: 'Recent deliveries' });
     const delivered = deliveries.locator('tr', { hasText: String(first.headers['webhook-id']) });
     await delivered.getByText('succeeded').waitFor();
-    await delivered.getByText('200').waitFor();
+    await delivered.getByText('200', { exact: true }).waitFor();
     await shot('02-deliveries');
 
     // Redeliver: the same event again, same webhook-id.
