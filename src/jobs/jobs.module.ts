@@ -11,7 +11,6 @@ import { InferenceProcessor } from './inference.processor.js';
 import { InferenceProducer } from './inference.producer.js';
 import { JobEventsService, QUEUE_BACKEND } from './job-events.service.js';
 import { JobLifecycleService } from './job-lifecycle.service.js';
-import { JobRetention } from './job-retention.service.js';
 import { JobSubmissionService } from './job-submission.service.js';
 import { JobsAdminController } from './jobs.admin.controller.js';
 import { JobWaiter } from './job-waiter.service.js';
@@ -36,7 +35,7 @@ export class JobsModule {
       JobSubmissionService,
       JobLifecycleService,
     ];
-    if (runsWorker(config)) providers.push(InferenceProcessor, JobRetention);
+    if (runsWorker(config)) providers.push(InferenceProcessor);
     return {
       module: JobsModule,
       global: true,

@@ -5,10 +5,14 @@ import { runsWorker, type AppConfig } from '../config/app-config.js';
 import { redisConnectionOptions } from '../config/redis-connection.js';
 import { INFERENCE_QUEUE } from '../jobs/inference-queue.js';
 import { DEAD_LETTER_STORE, DeadLetterCapService } from './dead-letter-cap.service.js';
+import { JobRetention } from './job-retention.service.js';
 import { PostgresDeadLetterRepository } from './postgres-dead-letter.repository.js';
 import { RedisDeadLetterRepository } from './redis-dead-letter.repository.js';
 
-/** Bounds what ended jobs keep in the queue's store, per tenant (see `DeadLetterCapService`). */
+/**
+ * Bounds what ended jobs keep in the queue's store: by age (`JobRetention`) and, for dead
+ * letters, by bytes per tenant (`DeadLetterCapService`).
+ */
 @Module({})
 export class RetentionModule {
   /** Must come after `JobsModule.forRoot`, which selects the queue backend. */
@@ -30,6 +34,7 @@ export class RetentionModule {
               : new PostgresDeadLetterRepository(dataSource),
         },
         DeadLetterCapService,
+        JobRetention,
       );
     }
     return {

@@ -153,8 +153,9 @@ describe('admin dashboard in a browser (redis backend)', () => {
 
     // Dead letters: filter by tenant, inspect one, requeue it until it completes.
     await page.getByRole('link', { name: 'Dead letters' }).click();
-    // Exact: until the page has changed, the tenants list's "Filter tenants" would match too.
-    await page.getByLabel('Tenant', { exact: true }).selectOption({ label: tenantName });
+    // Once the page has changed: before, the tenants list's "Filter tenants" matches the label.
+    await page.getByRole('heading', { name: 'Dead letters' }).waitFor();
+    await page.getByLabel('Tenant').selectOption({ label: tenantName });
     for (const id of dead) await page.locator(`tr[data-job-id="${id}"]`).waitFor();
     await shot('06-dead-letters');
     await page

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobRetention } from '../../src/jobs/job-retention.service.js';
+import { JobRetention } from '../../src/retention/job-retention.service.js';
 import { FakeBackend } from '../support/fake-backend.js';
 import { eventually, Infq, QUEUE_BACKENDS } from '../support/infq-harness.js';
 

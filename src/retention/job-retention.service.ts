@@ -9,7 +9,7 @@ import {
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
-import { INFERENCE_QUEUE, type InferenceJobData } from './inference-queue.js';
+import { INFERENCE_QUEUE, type InferenceJobData } from '../jobs/inference-queue.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 // Removed per state and sweep; a backlog older than its retention goes over a few sweeps.
