@@ -248,7 +248,10 @@ describe('admin dashboard in a browser (redis backend)', () => {
     );
     await page.reload();
     await page.getByText('http://node-a/v1').waitFor();
-    await page.locator('.stat-tile', { hasText: 'Queued' }).getByText('7', { exact: true }).waitFor();
+    await page
+      .locator('.stat-tile', { hasText: 'Queued' })
+      .getByText('7', { exact: true })
+      .waitFor();
     await page.getByText('does not report throughput').waitFor();
     await shot('10-overview-partial-stats');
 
