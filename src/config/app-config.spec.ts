@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       adminToken: undefined,
       mode: 'all',
       workerConcurrency: 64,
+      shutdownDrainMs: 5_000,
     });
     expect(Object.isFrozen(config.retry)).toBe(true);
   });
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
     ['RETRY_BASE_MS', '1.5'],
     ['MODE', 'both'],
     ['WORKER_CONCURRENCY', '0'],
+    ['SHUTDOWN_DRAIN_MS', '60000'],
     ['PISTACHIO_URL', 'ftp://pistachio'],
   ])('refuses %s=%s, naming the variable and the value', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

@@ -51,6 +51,8 @@ export interface AppConfig {
   readonly firstAdmin: { readonly email: string; readonly password: string } | undefined;
   readonly mode: ProcessMode;
   readonly workerConcurrency: number;
+  /** On SIGTERM, how long running backend calls may still finish before they are handed back. */
+  readonly shutdownDrainMs: number;
   readonly logLevel: string;
   readonly batches: {
     readonly maxBytes: number;
@@ -136,6 +138,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
         : undefined,
     mode: e.MODE,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     logLevel: e.LOG_LEVEL,
     batches: {
       maxBytes: e.BATCH_MAX_BYTES,

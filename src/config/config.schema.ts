@@ -119,6 +119,11 @@ export const envSchema = z.object({
   PISTACHIO_MAX_INFLIGHT: integer(1, 100_000).default(64),
   /** Backend calls in flight per worker process. */
   WORKER_CONCURRENCY: integer(1, 10_000).default(64),
+  /**
+   * On SIGTERM, how long running backend calls may still finish; those still running then are
+   * stopped and handed back to the queue. Within the 15 s the process gives its whole shutdown.
+   */
+  SHUTDOWN_DRAIN_MS: integer(0, 10_000).default(5_000),
   /** Allow webhook URLs on loopback, private, link-local and metadata addresses. */
   WEBHOOK_ALLOW_PRIVATE: z
     .enum(['true', 'false', ''])

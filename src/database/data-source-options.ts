@@ -20,6 +20,7 @@ import { IdempotencyKeys1796000201000 } from './migrations/1796000201000-idempot
 import { DispatchClaim1796000500000 } from './migrations/1796000500000-dispatch-claim.js';
 import { TokenReservations1796000600000 } from './migrations/1796000600000-token-reservations.js';
 import { DeadLetterCap1796000700000 } from './migrations/1796000700000-dead-letter-cap.js';
+import { AdmitOneSnapshot1796000800000 } from './migrations/1796000800000-admit-one-snapshot.js';
 
 /** TypeORM options shared by the app and `ormconfig.ts`; the schema comes only from migrations. */
 export function buildDataSourceOptions(url: string): DataSourceOptions {
@@ -50,6 +51,7 @@ export function buildDataSourceOptions(url: string): DataSourceOptions {
       DispatchClaim1796000500000,
       TokenReservations1796000600000,
       DeadLetterCap1796000700000,
+      AdmitOneSnapshot1796000800000,
     ],
     // One transaction per migration run, so a failed start leaves no half-applied schema.
     migrationsTransactionMode: 'all',

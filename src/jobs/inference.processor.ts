@@ -1,6 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AttemptEnd } from '../dispatch/dispatch-store.js';
@@ -110,15 +111,25 @@ export class InferenceProcessor
   async onModuleDestroy(): Promise<void> {
     for (const unsubscribe of this.unsubscribes) unsubscribe();
     this.shuttingDown = true;
-    // Take no new job, then hand back the running ones: without this, closing the worker would
-    // wait for every backend call.
+    // Take no new job; let the running calls finish for a while (a call stopped now would be
+    // made again elsewhere: a duplicate for the backend), then hand back what still runs.
     const paused = this.worker.pause(true);
+    await this.settled(this.config.shutdownDrainMs);
     this.worker.cancelAllJobs(SHUTDOWN_REASON);
     await paused;
     // A fetch already under way when the worker paused can still deliver a job: it is handed
     // back too, so wait until nothing is running.
     for (let round = 0; round < 10 && this.running.size > 0; round++) {
       await Promise.allSettled(this.running.keys());
+    }
+  }
+
+  /** Resolves once no job runs, or after `ms`. */
+  private async settled(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.running.size > 0 && Date.now() < until) {
+      const timer = delay(until - Date.now(), undefined, { ref: false });
+      await Promise.race([Promise.allSettled(this.running.keys()), timer]);
     }
   }
 
@@ -176,7 +187,8 @@ export class InferenceProcessor
     } catch (error) {
       if (this.isCancelled(job)) return { kind: 'cancelled' };
       if (deadline?.aborted) return { kind: 'expired' };
-      if (this.shuttingDown) return { kind: 'hand-back' };
+      // Stopped by the end of the shutdown drain: not an attempt.
+      if (this.shuttingDown && signal.aborted) return { kind: 'hand-back' };
       const failure: UpstreamFailure =
         error instanceof UpstreamFailureError
           ? error.failure

@@ -77,7 +77,10 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       const fake = await FakeBackend.start();
       cleanups.push(() => fake.close());
       fake.script('hangs-once', { type: 'hang' }, { type: 'ok' });
-      const { env, drop } = await isolatedEnvironment(backend, [fake]);
+      // A call still running at the end of the drain is stopped and handed back.
+      const { env, drop } = await isolatedEnvironment(backend, [fake], {
+        SHUTDOWN_DRAIN_MS: '1000',
+      });
       cleanups.push(drop);
       let infq = await InfqProcess.start(env);
       cleanups.push(() => infq.kill());
@@ -111,6 +114,43 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
   );
 
   it(
+    'lets a running backend call finish on SIGTERM: one call, the job complete, no retry spent',
+    { timeout: 60_000 },
+    async () => {
+      const fake = await FakeBackend.start();
+      cleanups.push(() => fake.close());
+      fake.script('slow-answer', { type: 'ok', delayMs: 1_500 });
+      const { env, drop } = await isolatedEnvironment(backend, [fake]);
+      cleanups.push(drop);
+      let infq = await InfqProcess.start(env);
+      cleanups.push(() => infq.kill());
+      const { key } = await createTenantAt(infq.url);
+      const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const accepted = await fetch(`${infq.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({
+          model: 'fake-model',
+          messages: [{ role: 'user', content: 'slow-answer' }],
+        }),
+      });
+      const { id } = await accepted.json();
+      await fake.waitForRequest((request) => request.prompt === 'slow-answer');
+
+      await infq.kill('SIGTERM');
+      expect(infq.child.exitCode, infq.output.join('')).toBe(0);
+      const calls = fake.completions('slow-answer');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ finished: true, aborted: false, status: 200 });
+
+      infq = await InfqProcess.start(env);
+      const job = await (await fetch(`${infq.url}/v1/results/${id}`, { headers: auth })).json();
+      expect(job).toMatchObject({ status: 'complete', retries: 0 });
+      expect(fake.completions('slow-answer')).toHaveLength(1);
+    },
+  );
+
+  it(
     'ends open streams and waiting requests at once on SIGTERM instead of holding shutdown',
     { timeout: 60_000 },
     async () => {
@@ -122,7 +162,10 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
         intervalMs: 1_000,
       });
       fake.script('long-job', { type: 'hang' });
-      const { env, drop } = await isolatedEnvironment(backend, [fake]);
+      // The hanging job is stopped at the end of the drain; the stream and the wait end at once.
+      const { env, drop } = await isolatedEnvironment(backend, [fake], {
+        SHUTDOWN_DRAIN_MS: '1000',
+      });
       cleanups.push(drop);
       const infq = await InfqProcess.start(env);
       cleanups.push(() => infq.kill());

@@ -4,25 +4,11 @@ const OLD_ADMIT =
   'infq_limits_admit(uuid, uuid, text, integer, integer, integer, integer, bigint, double precision, double precision)';
 
 /**
- * Token reservations (see `tokenReservation`): an admitted job or stream holds its worst case
- * in tokens until it ends, on its dispatcher row (`dispatch_jobs` for a job, its stream lease),
- * so it leaves with the job's end or the lease's expiry. Admission refuses while the tokens used
- * today plus the tenant's open reservations have reached its daily budget.
+ * The admission function as this migration made it (without `CREATE`); the next version's
+ * `down()` puts it back.
  */
-export class TokenReservations1796000600000 implements MigrationInterface {
-  name = 'TokenReservations1796000600000';
-
-  async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(
-      `ALTER TABLE dispatch_jobs ADD COLUMN reserved bigint NOT NULL DEFAULT 0`,
-    );
-    await queryRunner.query(
-      `ALTER TABLE dispatch_leases ADD COLUMN reserved bigint NOT NULL DEFAULT 0`,
-    );
-    await queryRunner.query(`CREATE INDEX dispatch_jobs_tenant_idx ON dispatch_jobs (tenant_id)`);
-    await queryRunner.query(`DROP FUNCTION ${OLD_ADMIT}`);
-    await queryRunner.query(`
-      CREATE FUNCTION infq_limits_admit(
+export const ADMIT_WITH_RESERVATIONS = `
+      FUNCTION infq_limits_admit(
         p_tenant uuid, p_admission uuid, p_kind text,
         p_rpm integer, p_max_concurrent integer, p_max_queued integer, p_weight integer,
         p_tokens_per_day bigint, p_window_s double precision, p_stream_ttl_s double precision,
@@ -77,7 +63,27 @@ export class TokenReservations1796000600000 implements MigrationInterface {
           requests := requests + 1;
         END IF;
         RETURN NEXT;
-      END $$`);
+      END $$`;
+
+/**
+ * Token reservations (see `tokenReservation`): an admitted job or stream holds its worst case
+ * in tokens until it ends, on its dispatcher row (`dispatch_jobs` for a job, its stream lease),
+ * so it leaves with the job's end or the lease's expiry. Admission refuses while the tokens used
+ * today plus the tenant's open reservations have reached its daily budget.
+ */
+export class TokenReservations1796000600000 implements MigrationInterface {
+  name = 'TokenReservations1796000600000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `ALTER TABLE dispatch_jobs ADD COLUMN reserved bigint NOT NULL DEFAULT 0`,
+    );
+    await queryRunner.query(
+      `ALTER TABLE dispatch_leases ADD COLUMN reserved bigint NOT NULL DEFAULT 0`,
+    );
+    await queryRunner.query(`CREATE INDEX dispatch_jobs_tenant_idx ON dispatch_jobs (tenant_id)`);
+    await queryRunner.query(`DROP FUNCTION ${OLD_ADMIT}`);
+    await queryRunner.query(`CREATE ${ADMIT_WITH_RESERVATIONS}`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
