@@ -7,6 +7,7 @@ import { loadConfig } from './config/app-config.js';
 import { ConfigError } from './config/bus-nodes.js';
 import { readEnv } from './config/read-env.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
+import { surviveSessionsEndedByServer } from './database/server-ended-sessions.js';
 import { refuseEvictingRedis } from './redis-policy/redis-policy.service.js';
 
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  surviveSessionsEndedByServer(logger);
   if (config.redis.url) await refuseEvictingRedis(config.redis.url);
   const embedded = config.database.url
     ? undefined

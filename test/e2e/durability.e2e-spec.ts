@@ -70,6 +70,34 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
     },
   );
 
+  /** infq with one tenant, and a queued job for `prompt`; resolves once the backend has it. */
+  async function startWithRunningJob(
+    fake: FakeBackend,
+    prompt: string,
+    extraEnv: Record<string, string> = {},
+  ) {
+    const { env, drop } = await isolatedEnvironment(backend, [fake], extraEnv);
+    cleanups.push(drop);
+    const infq = await InfqProcess.start(env);
+    cleanups.push(() => infq.kill());
+    const { key } = await createTenantAt(infq.url);
+    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const accepted = await fetch(`${infq.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: prompt }] }),
+    });
+    const { id } = (await accepted.json()) as { id: string };
+    await fake.waitForRequest((request) => request.prompt === prompt);
+    /** The same environment again, after `infq` has stopped. */
+    const restart = async () => {
+      const again = await InfqProcess.start(env);
+      cleanups.push(() => again.kill());
+      return again;
+    };
+    return { infq, auth, id, restart };
+  }
+
   it(
     'stops promptly on SIGTERM while a backend call hangs, and the job runs again after restart',
     { timeout: 60_000 },
@@ -78,24 +106,9 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       cleanups.push(() => fake.close());
       fake.script('hangs-once', { type: 'hang' }, { type: 'ok' });
       // A call still running at the end of the drain is stopped and handed back.
-      const { env, drop } = await isolatedEnvironment(backend, [fake], {
+      const { infq, auth, id, restart } = await startWithRunningJob(fake, 'hangs-once', {
         SHUTDOWN_DRAIN_MS: '1000',
       });
-      cleanups.push(drop);
-      let infq = await InfqProcess.start(env);
-      cleanups.push(() => infq.kill());
-      const { key } = await createTenantAt(infq.url);
-      const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      const accepted = await fetch(`${infq.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({
-          model: 'fake-model',
-          messages: [{ role: 'user', content: 'hangs-once' }],
-        }),
-      });
-      const { id } = await accepted.json();
-      await fake.waitForRequest((request) => request.prompt === 'hangs-once');
 
       const stoppingAt = Date.now();
       await infq.kill('SIGTERM');
@@ -104,9 +117,9 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       expect(infq.child.exitCode).toBe(0);
       expect(fake.completions('hangs-once')[0].aborted).toBe(true);
 
-      infq = await InfqProcess.start(env);
+      const again = await restart();
       await eventually(async () => {
-        const job = await (await fetch(`${infq.url}/v1/results/${id}`, { headers: auth })).json();
+        const job = await (await fetch(`${again.url}/v1/results/${id}`, { headers: auth })).json();
         // Handed back on shutdown, not failed: no retry was spent.
         expect(job).toMatchObject({ status: 'complete', retries: 0 });
       }, 30_000);
@@ -120,22 +133,7 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       const fake = await FakeBackend.start();
       cleanups.push(() => fake.close());
       fake.script('slow-answer', { type: 'ok', delayMs: 1_500 });
-      const { env, drop } = await isolatedEnvironment(backend, [fake]);
-      cleanups.push(drop);
-      let infq = await InfqProcess.start(env);
-      cleanups.push(() => infq.kill());
-      const { key } = await createTenantAt(infq.url);
-      const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      const accepted = await fetch(`${infq.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({
-          model: 'fake-model',
-          messages: [{ role: 'user', content: 'slow-answer' }],
-        }),
-      });
-      const { id } = await accepted.json();
-      await fake.waitForRequest((request) => request.prompt === 'slow-answer');
+      const { infq, auth, id, restart } = await startWithRunningJob(fake, 'slow-answer');
 
       await infq.kill('SIGTERM');
       expect(infq.child.exitCode, infq.output.join('')).toBe(0);
@@ -143,8 +141,8 @@ describe.each(QUEUE_BACKENDS)('durability (%s backend)', (backend) => {
       expect(calls).toHaveLength(1);
       expect(calls[0]).toMatchObject({ finished: true, aborted: false, status: 200 });
 
-      infq = await InfqProcess.start(env);
-      const job = await (await fetch(`${infq.url}/v1/results/${id}`, { headers: auth })).json();
+      const again = await restart();
+      const job = await (await fetch(`${again.url}/v1/results/${id}`, { headers: auth })).json();
       expect(job).toMatchObject({ status: 'complete', retries: 0 });
       expect(fake.completions('slow-answer')).toHaveLength(1);
     },
