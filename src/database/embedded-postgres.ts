@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { ConfigError } from '../config/bus-nodes.js';
 import type { Logger } from 'pino';
 import {
   clusterDirectory,
@@ -58,7 +59,7 @@ export class EmbeddedPostgres {
     const user = serverUser();
     const binaries = await serverBinaries(user);
     const databaseDir = clusterDirectory(resolve(dataDir), user);
-    stopOrphan(databaseDir, logger);
+    stopOrphan(databaseDir, dataDir, logger);
     const initialised = existsSync(resolve(databaseDir, 'PG_VERSION'));
     const stored = readPassword(dataDir);
     // A new cluster gets a fresh password, written down before initdb so a crash cannot lose it.
@@ -315,7 +316,7 @@ async function replaceLegacyPassword(
 }
 
 /** A server left running by a process that was killed (SIGKILL) would block the data directory. */
-function stopOrphan(databaseDir: string, logger: Logger): void {
+function stopOrphan(databaseDir: string, dataDir: string, logger: Logger): void {
   const pidFile = resolve(databaseDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
@@ -324,6 +325,12 @@ function stopOrphan(databaseDir: string, logger: Logger): void {
     process.kill(pid, 0);
   } catch {
     return; // stale pid file: PostgreSQL cleans it up itself
+  }
+  const owner = liveOwner(pid);
+  if (owner !== undefined) {
+    throw new ConfigError(
+      `DATA_DIR ${dataDir} is in use by another infq process (pid ${owner}): stop it, or give this one a DATA_DIR of its own.`,
+    );
   }
   logger.warn({ pid }, 'stopping an embedded PostgreSQL left behind by a killed process');
   process.kill(pid, 'SIGINT');
@@ -335,6 +342,23 @@ function stopOrphan(databaseDir: string, logger: Logger): void {
       return;
     }
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+  }
+}
+
+/**
+ * The process that started PostgreSQL `pid`, if it is still running and is a Node process: an
+ * infq using that cluster now (a killed infq's server is re-parented to init). Linux only.
+ */
+function liveOwner(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid …; comm may hold spaces and parentheses.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isInteger(ppid) || ppid <= 1 || ppid === process.pid) return undefined;
+    const command = readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0')[0];
+    return /(^|\/)node[\d.]*$/.test(command) ? ppid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

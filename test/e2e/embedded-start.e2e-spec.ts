@@ -97,6 +97,47 @@ describe('zero-install start', () => {
     },
   );
 
+  it(
+    'refuses, in one line, a DATA_DIR another infq is using, and leaves that one serving; once it is killed, the next start stops its server',
+    { timeout: 120_000 },
+    async () => {
+      const first = await InfqProcess.start(
+        { DATA_DIR: dataDir, ADMIN_TOKEN: 'embedded-admin-token-0000', LOG_LEVEL: 'warn' },
+        90_000,
+      );
+      try {
+        const second = spawnSync(
+          process.execPath,
+          [join(import.meta.dirname, '../../dist/src/main.js')],
+          {
+            env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' },
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+        expect(second.status, second.stderr).toBe(78);
+        expect(second.stderr.trim()).toBe(
+          `DATA_DIR ${dataDir} is in use by another infq process (pid ${first.child.pid}): stop it, or give this one a DATA_DIR of its own.`,
+        );
+        expect(await (await fetch(`${first.url}/health`)).json()).toMatchObject({
+          status: 'ok',
+          database: 'ok',
+        });
+      } finally {
+        await first.kill('SIGKILL');
+      }
+      // Its owner gone, the server left behind is stopped by the next infq, which starts.
+      expect(postgresProcessesUnder(dataDir).length).toBeGreaterThan(0);
+      const next = await InfqProcess.start(
+        { DATA_DIR: dataDir, ADMIN_TOKEN: 'embedded-admin-token-0000', LOG_LEVEL: 'warn' },
+        90_000,
+      );
+      expect(next.output.join('')).toContain('stopping an embedded PostgreSQL left behind');
+      await next.kill('SIGTERM');
+      expect(postgresProcessesUnder(dataDir)).toEqual([]);
+    },
+  );
+
   it('refuses to start on a bad value, naming the variable and the value', () => {
     const main = join(import.meta.dirname, '../../dist/src/main.js');
     const result = spawnSync(process.execPath, [main], {
