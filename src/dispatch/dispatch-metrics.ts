@@ -14,7 +14,8 @@ export class DispatchMetrics implements OnModuleInit {
 
   onModuleInit(): void {
     this.metrics.registerTenantGaugeSource(async () => {
-      const [load, tenants] = await Promise.all([this.dispatch.load(), this.tenants.list()]);
+      const tenants = await this.tenants.list();
+      const load = await this.dispatch.load(tenants);
       return tenants.map((tenant) => ({
         tenant: tenant.name,
         queued: load.tenants[tenant.id]?.queued ?? 0,

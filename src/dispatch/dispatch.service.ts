@@ -291,9 +291,12 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     return this.store.queuePosition(tenantId, lane, jobId);
   }
 
-  /** Jobs per node and per tenant, now (nodes and tenants with none are left out). */
-  async load(): Promise<DispatchLoad> {
-    const tenants = await this.tenants.list();
+  /**
+   * Jobs per node and per tenant, now (nodes and tenants with none are left out); `tenants`
+   * when the caller has already listed them.
+   */
+  async load(tenants?: readonly { id: string }[]): Promise<DispatchLoad> {
+    tenants ??= await this.tenants.list();
     return this.store.load({
       nodeIds: this.registry.nodes.map((node) => node.id),
       tenantIds: tenants.map((tenant) => tenant.id),
